@@ -1,0 +1,146 @@
+"""Runtime differences, in one place: the clock and the byte transport.
+
+MicroPython has ``time.ticks_ms``; CircuitPython and CPython have ``time.monotonic_ns``.
+UARTs differ too: ``machine.UART`` (``any``), ``busio.UART`` and pyserial (``in_waiting``),
+CPython sockets (``recv_into``) and plain MicroPython streams (``readinto``).
+Nothing else in slm_mpy looks at which runtime it is on.
+"""
+
+import time
+
+try:
+    import select
+except ImportError:  # CircuitPython builds without select
+    select = None  # type: ignore[assignment]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_TICKS_PERIOD = 1 << 29  # wraps like MicroPython's ticks on a 32-bit port: small ints, no heap
+_TICKS_HALF = _TICKS_PERIOD // 2
+
+if hasattr(time, "ticks_ms"):
+
+    def ticks_ms() -> int:
+        """Milliseconds from an arbitrary origin; compare only with :func:`ticks_diff`."""
+        return time.ticks_ms() & (_TICKS_PERIOD - 1)
+
+else:
+    _ns = getattr(time, "monotonic_ns")
+
+    def ticks_ms() -> int:
+        """Milliseconds from an arbitrary origin; compare only with :func:`ticks_diff`."""
+        return int(_ns() // 1000000) & (_TICKS_PERIOD - 1)
+
+
+def ticks_diff(a: int, b: int) -> int:
+    """Signed difference ``a - b`` in milliseconds, correct across wrap-around."""
+    return ((a - b + _TICKS_HALF) & (_TICKS_PERIOD - 1)) - _TICKS_HALF
+
+
+def ticks_add(t: int, ms: int) -> int:
+    """``t + ms`` on the same wrapping scale as :func:`ticks_ms`."""
+    return (t + ms) & (_TICKS_PERIOD - 1)
+
+
+def sleep_ms(ms: int) -> None:
+    """Sleep; used only where no byte can be lost meanwhile (UART drivers buffer)."""
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+
+
+_IN_WAITING = 1  # busio.UART, pyserial: read no more than in_waiting, or they block
+_ANY = 2  # machine.UART: any() tells whether readinto has something
+_RECV_INTO = 3  # CPython socket
+_READINTO = 4  # MicroPython socket/file/stream in non-blocking mode
+
+
+class Transport:
+    """Wraps a UART-like object into three calls: read_into, write_some, wait.
+
+    ``uart`` may be ``machine.UART`` (construct it with ``timeout=0``), ``busio.UART``,
+    pyserial ``Serial`` (``timeout=0``), a CPython socket, or any MicroPython stream
+    whose ``readinto`` returns ``None``/0 when nothing waits.
+    """
+
+    def __init__(self, uart: "Any") -> None:
+        self.uart = uart
+        if hasattr(uart, "in_waiting"):
+            self._kind = _IN_WAITING
+        elif hasattr(uart, "any"):
+            self._kind = _ANY
+        elif hasattr(uart, "recv_into"):
+            self._kind = _RECV_INTO
+            uart.setblocking(False)
+        else:
+            self._kind = _READINTO
+        self._poller: "Any" = None
+        if select is not None and self._kind != _IN_WAITING:
+            try:
+                p = select.poll()
+                p.register(uart, select.POLLIN)
+                self._poller = p
+            except Exception:  # not pollable on this port: fall back to short sleeps
+                self._poller = None
+        elif select is not None and hasattr(uart, "fileno"):  # pyserial on POSIX
+            p = select.poll()
+            p.register(uart.fileno(), select.POLLIN)
+            self._poller = p
+        self._ipoll = self._poller is not None and hasattr(self._poller, "ipoll")
+
+    def read_into(self, buf: "Any") -> int:
+        """Read what is waiting into ``buf`` (bytearray or memoryview); never blocks."""
+        kind = self._kind
+        uart = self.uart
+        if kind == _ANY:
+            if not uart.any():
+                return 0
+            n = uart.readinto(buf)
+        elif kind == _IN_WAITING:
+            waiting = uart.in_waiting
+            if not waiting:
+                return 0
+            if waiting < len(buf):
+                buf = memoryview(buf)[:waiting]
+            n = uart.readinto(buf)
+        elif kind == _RECV_INTO:
+            try:
+                n = uart.recv_into(buf)
+            except OSError:  # BlockingIOError: nothing waiting
+                return 0
+        else:
+            n = uart.readinto(buf)
+        return n or 0
+
+    def write_some(self, buf: "Any") -> int:
+        """Write what the transport takes now from ``buf``; returns the count (may be 0)."""
+        if self._kind == _RECV_INTO:
+            try:
+                n = self.uart.send(buf)
+            except OSError:  # BlockingIOError: socket buffer full
+                return 0
+        else:
+            n = self.uart.write(buf)
+        return n or 0
+
+    def wait(self, timeout_ms: int) -> None:
+        """Block until bytes may be readable or ``timeout_ms`` passed (0: return at once)."""
+        if timeout_ms <= 0:
+            return
+        p = self._poller
+        if p is None:
+            sleep_ms(1)
+        elif self._ipoll:
+            for _ in p.ipoll(timeout_ms):
+                break
+        else:
+            p.poll(timeout_ms)
+
+    def flush(self) -> None:
+        """Wait until written bytes have left the host (so a pause is a real pause on the wire)."""
+        f = getattr(self.uart, "flush", None)
+        if f is not None and self._kind in (_ANY, _IN_WAITING):
+            f()

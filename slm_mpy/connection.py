@@ -1,0 +1,181 @@
+"""What TCP and UDP proxies share: argument checks, state, the send path and waiting.
+
+A connection is the engine's payload sink: the engine calls ``begin``/``feed`` with bytes
+straight out of its receive buffer. When the application is waiting in ``recv_into``, bytes go
+directly into the application's buffer; otherwise into the connection's own fixed queue. When
+that queue is full, ``feed`` takes nothing, the engine stops, its buffer fills and it stops
+reading the UART: hardware flow control then holds the modem. Nothing is dropped.
+"""
+
+from .compat import ticks_diff, ticks_ms
+from .datamode import send_datamode, send_string, string_safe
+from .errors import ATError, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, host_errno, timeout_error
+from .ring import RingBuffer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def check_host(host: str) -> str:
+    """Validate a host name or IP literal for a quoted AT parameter."""
+    if not isinstance(host, str) or not 0 < len(host) <= 128:
+        raise ValueError("host must be a str of 1..128 bytes")
+    for c in host:
+        if c == '"' or c < " " or c > "~":
+            raise ValueError("host contains a quote or a control/non-ASCII character: %r" % host)
+    return host
+
+
+def check_int(name: str, value: "Any", low: int, high: int) -> int:
+    """Validate an integer parameter against its range."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("%s must be an int in %d..%d, not %r" % (name, low, high, value))
+    return value
+
+
+def info_ints(line: str) -> "list[int]":
+    """The comma-separated integers after ``<prefix>:`` in an information line."""
+    return [int(v) for v in line[line.find(":") + 1 :].split(",")]
+
+
+def connect_error(exc: ATError, what: str, host: str) -> OSError:
+    """Turn a failed connect (``#X...: <err>,"not connected"`` + ERROR) into an OSError."""
+    for line in exc.lines:
+        if line.endswith('"not connected"') or line.endswith('"not started"'):
+            err = info_ints(line[: line.rfind(",")])[0]
+            if err > 0:  # DNS_EAI_SYSTEM: a positive errno from the resolver
+                return OSError(host_errno(err), "%s: resolving %r failed (errno %d)" % (what, host, err))
+            if -12 <= err <= -1 and not _is_ip(host):
+                return OSError(EHOSTUNREACH, "%s: cannot resolve %r (DNS error %d)" % (what, host, err))
+            return OSError(host_errno(-err), "%s failed: modem error %d" % (what, err))
+    return OSError(EIO, "%s failed: %s" % (what, exc.line))
+
+
+def _is_ip(host: str) -> bool:
+    return ":" in host or host.replace(".", "").isdigit()
+
+
+class Connection:
+    """Base of the TCP and UDP objects: receive queue, closed state, send."""
+
+    _SEND = ""  # AT#XTCPSEND or AT#XUDPSEND
+    _UDP = False
+
+    def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
+        self._modem = modem
+        self._rx = RingBuffer(rx_size)
+        self.timeout_ms = timeout_ms
+        self.closed = False  # no more data will arrive (peer closed, error, or close())
+        self.error: "int | None" = None  # the modem's error value when it closed
+        self._released = False  # close() done: the proxy was stopped on the modem
+        self._lost: "str | None" = None  # data we know was lost; reported after the queue
+        self._dest: "Any" = None  # the buffer of a reader waiting in recv_into
+        self._dest_off = 0
+
+    # --- engine sink interface
+
+    def begin(self, n: int, addr: "Any") -> None:
+        """A frame of ``n`` payload bytes starts (``addr`` for UDP, where the modem gives it)."""
+
+    def feed(self, src: "Any", start: int, n: int) -> int:
+        """Take up to ``n`` bytes of ``src[start:]``; returns how many were taken."""
+        dest = self._dest
+        if dest is not None and not len(self._rx):
+            off = self._dest_off
+            k = len(dest) - off
+            if k > n:
+                k = n
+            dest[off : off + k] = src[start : start + k]
+            self._dest_off = off + k
+            if k == n:
+                return k
+            return k + self._rx.append(src, start + k, n - k)
+        return self._rx.append(src, start, n)
+
+    def end_raw(self) -> None:
+        """Data mode ended: raw downlink bytes stop here."""
+
+    def lost(self, what: str) -> None:
+        """The engine could not read a frame meant for us: its bytes are lost."""
+        self._lost = what
+
+    def lost_in_datamode(self, result: int) -> None:
+        """Data mode ended with an error: the connection is gone."""
+        self._gone(result)
+
+    def modem_reset(self) -> None:
+        """The modem rebooted: the connection no longer exists there."""
+        self._gone(-104)
+        self._released = True
+        self._lost = self._lost or "modem rebooted"
+
+    def _gone(self, err: int) -> None:
+        self.closed = True
+        self.error = err
+
+    # --- application interface
+
+    def _wait(self, timeout_ms: "int | None") -> bool:
+        """Poll until queued bytes, or a closed state; False when ``timeout_ms`` ran out."""
+        modem = self._modem
+        if timeout_ms is None:
+            timeout_ms = self.timeout_ms
+        start = ticks_ms()
+        rx = self._rx
+        while not len(rx) and not self._dest_off:
+            if self.closed or self._lost:
+                return True
+            if not modem.poll():
+                left = timeout_ms - ticks_diff(ticks_ms(), start)
+                if left <= 0:
+                    return False
+                modem.transport.wait(left if left < 20 else 20)
+        return True
+
+    def _check_lost(self) -> None:
+        # Report lost data only after everything received before the loss was read.
+        if self._lost is not None:
+            what = self._lost
+            self._lost = None
+            raise OSError(EIO, "receive data lost: %s" % what) if what != "modem rebooted" else ModemReset()
+
+    def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
+        """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent."""
+        if self.closed or self._released:
+            raise OSError(ENOTCONN, "connection closed")
+        if isinstance(data, str):
+            data = data.encode()
+        elif isinstance(data, memoryview):
+            data = bytes(data)
+        if not len(data):
+            return 0
+        t = self.timeout_ms if timeout_ms is None else timeout_ms
+        modem = self._modem
+        cmd = self._SEND
+        if string_safe(data):
+            sent = 0
+            while sent < len(data):
+                k = send_string(modem, cmd, data[sent:] if sent else data, t)
+                if k <= 0:
+                    raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
+                sent += k
+                if self._UDP:
+                    break
+            return sent
+        return send_datamode(modem, cmd, self, data, self._UDP, t)
+
+    def __enter__(self) -> "Any":
+        return self
+
+    def __exit__(self, *exc: "Any") -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection on the modem; safe to call twice."""
+        raise NotImplementedError
+
+
+def timeout(what: str, timeout_ms: int) -> OSError:
+    """``OSError(ETIMEDOUT)`` for a receive that got nothing in time."""
+    return timeout_error("%s: nothing received in %d ms" % (what, timeout_ms))

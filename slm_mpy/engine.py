@@ -1,0 +1,563 @@
+"""The AT engine: a polling state machine over one fixed receive buffer.
+
+``poll()`` reads what waits on the UART into the :class:`~slm_mpy.ring.RingBuffer` and parses
+it. The parser works on bytes, chunk by chunk (``bytearray.find``), in one of four states:
+
+* ``LINE``     -- assemble a text line: final result, information line, URC or payload header.
+* ``PAYLOAD``  -- after ``#XTCPDATA: <n>``/``#XUDPDATA: <n>[,"ip",port]``: hand exactly ``n``
+  raw bytes to the connection, whatever they contain.
+* ``SKIP``     -- an over-long line filled the buffer: drop bytes up to its LF (resync).
+* ``DATAMODE`` -- the host is streaming in data mode: raw downlink bytes go to the sending
+  connection; watch for the modem's ``+++`` (connection lost) and ``#XDATAMODE: <n>``.
+
+Commands: one at a time (SLM requires it). URCs: ``on(prefix, callback)``. The TCP/UDP layer
+registers itself through ``route``/``tcp``/``udp``; this module never imports it.
+"""
+
+from .compat import Transport, ticks_add, ticks_diff, ticks_ms
+from .errors import EBUSY, ATError, ModemReset, timeout_error
+from .ring import RingBuffer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+LINE = 0
+PAYLOAD = 1
+SKIP = 2
+DATAMODE = 3
+
+_TCPDATA = b"#XTCPDATA: "
+_UDPDATA = b"#XUDPDATA: "
+_DM_URC = b"\r\n#XDATAMODE: "
+_DM_URC_LEN = 14
+_QUIT = b"+++"
+_LF = b"\n"
+
+MAX_CHUNK = 2048  # SLM's receive buffer: no #XTCPDATA/#XUDPDATA frame is larger
+WRITE_CHUNK = 512  # keep each blocking UART write short so reception goes on between them
+
+
+def parse_int(buf: "Any", i: int, end: int) -> "tuple[int, int]":
+    """Parse an optionally negative decimal at ``buf[i:end]``; returns (value, next index).
+
+    Works on bytes without allocating; next index == i means no digits were found.
+    """
+    neg = i < end and buf[i] == 45  # '-'
+    j = i + 1 if neg else i
+    start = j
+    v = 0
+    while j < end:
+        c = buf[j]
+        if c < 48 or c > 57:
+            break
+        v = v * 10 + c - 48
+        j += 1
+    if j == start or j - start > 9:
+        return 0, i
+    return (-v if neg else v), j
+
+
+class Engine:
+    """AT command engine for an nRF91 running Serial LTE Modem firmware.
+
+    Usage::
+
+        modem = SLM(uart)                 # SLM is Engine plus the TCP/UDP factories
+        modem.wait_ready(timeout_ms=10000)
+        print(modem.at("AT#XSLMVER"))     # ['#XSLMVER: "3.1.0","2.7.0"']
+        modem.on("+CEREG", lambda line: print("network:", line))
+    """
+
+    def __init__(self, uart: "Any", rx_size: int = 2560) -> None:
+        self.transport = Transport(uart)
+        self._read = self.transport.read_into  # bound once: no allocation per poll
+        self.ring = RingBuffer(rx_size)
+        self.state = LINE
+        self._scan = 0  # where the search for the next LF resumes
+        self._pay_left = 0
+        self._pay_sink: "Any" = None
+        self._polling = False
+        # The one pending command.
+        self._cmd: "str | None" = None
+        self._cmd_prefix = ""
+        self._cmd_dm: "Any" = None  # connection that enters data mode when OK arrives
+        self._lines: "list[str]" = []
+        self._final: "str | None" = None
+        self._code: "int | None" = None
+        self._marker: "str | None" = None  # finals before this info line are stale
+        self._desync = False
+        # Data mode.
+        self.dm_sink: "Any" = None
+        self.dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
+        self.dm_quit = False  # the modem sent +++ (connection lost) while we streamed
+        # Dispatch.
+        self._handlers: "dict[str, Callable[[str], None]]" = {}
+        self._internal: "dict[str, Callable[[str], None]]" = {}
+        self.tcp: "Any" = None  # the TCP proxy object (client or server), payload sink
+        self.udp: "Any" = None  # the UDP proxy object
+        self.ready_seen = False
+        # Counters a robust application may log.
+        self.garbage_lines = 0
+        self.overlong_lines = 0
+        self.stray_results = 0
+        self.orphan_bytes = 0
+        self.reboots = 0
+
+    # ------------------------------------------------------------------ public API
+
+    def on(self, prefix: str, callback: "Callable[[str], None] | None") -> None:
+        """Call ``callback(line)`` for every URC starting with ``prefix`` (e.g. ``"+CEREG"``).
+
+        ``prefix`` is the part before ``:``. ``""`` catches lines nobody else handles.
+        ``None`` unsubscribes. Callbacks run inside ``poll()``: keep them short and do not
+        send commands from them (that raises ``OSError(EBUSY)``).
+        """
+        if callback is None:
+            self._handlers.pop(prefix, None)
+        else:
+            self._handlers[prefix] = callback
+
+    def route(self, prefix: str, handler: "Callable[[str], None] | None") -> None:
+        """Layer hook: the TCP/UDP objects receive their URCs here (kept apart from ``on``)."""
+        if handler is None:
+            self._internal.pop(prefix, None)
+        else:
+            self._internal[prefix] = handler
+
+    def poll(self) -> bool:
+        """Read what waits on the UART and parse it; never blocks. True if bytes arrived."""
+        if self._polling:
+            return False  # re-entered from a callback: the outer poll goes on
+        self._polling = True
+        try:
+            n = self.ring.fill(self._read)
+            if self.ring.head < self.ring.tail:
+                self._parse()
+        finally:
+            self._polling = False
+        return n > 0
+
+    def at(self, command: str, timeout_ms: int = 5000) -> "list[str]":
+        """Send ``command`` and return its information lines (``str``, CR/LF stripped).
+
+        Raises :class:`ATError` on ``ERROR``/``+CME ERROR``/``+CMS ERROR``,
+        ``OSError(ETIMEDOUT)`` without a final result in time, :class:`ModemReset` if the
+        modem reboots meanwhile, and ``ValueError`` for a command that is not a single AT
+        command (CR/LF outside quotes, unbalanced quotes, no ``AT`` prefix).
+        """
+        check_command(command)
+        return self.command(command, timeout_ms)
+
+    def wait_ready(self, timeout_ms: int = 10000) -> None:
+        """Wait for the ``Ready`` banner (garbage before it tolerated) or a working ``AT``."""
+        start = ticks_ms()
+        probe_at = start
+        while True:
+            self.poll()
+            if self.ready_seen:
+                self.ready_seen = False
+                return
+            now = ticks_ms()
+            left = timeout_ms - ticks_diff(now, start)
+            if left <= 0:
+                raise timeout_error("modem not ready after %d ms" % timeout_ms)
+            if ticks_diff(now, probe_at) >= 0:
+                try:
+                    self.command("AT", min(500, left))
+                    return
+                except ModemReset:
+                    self.ready_seen = False
+                    return
+                except OSError:
+                    probe_at = ticks_add(ticks_ms(), 500)
+            self.transport.wait(5)
+
+    # ------------------------------------------------------------------ commands
+
+    def command(self, cmd: str, timeout_ms: int, datamode: "Any" = None) -> "list[str]":
+        """Layer API: send an already checked command; ``datamode`` enters data mode on OK."""
+        if self._polling:
+            raise OSError(EBUSY, "command %r sent from a URC callback" % cmd)
+        if self._cmd is not None:
+            raise OSError(EBUSY, "command %r pending" % self._cmd)
+        if self.state == DATAMODE:
+            raise OSError(EBUSY, "modem is in data mode")
+        if self._desync:
+            self._resync(timeout_ms)
+        return self._exchange(cmd, timeout_ms, datamode, None)
+
+    def _resync(self, timeout_ms: int) -> None:
+        # A command timed out earlier, so its reply may still come. SLM answers commands in
+        # order, so finals that arrive before the probe's own information line are stale.
+        self._exchange("AT#XSLMVER", timeout_ms, None, "#XSLMVER")
+        self._desync = False
+
+    def _exchange(self, cmd: str, timeout_ms: int, datamode: "Any", marker: "str | None") -> "list[str]":
+        i = 2
+        n = len(cmd)
+        while i < n and cmd[i] not in "=?":
+            i += 1
+        self._cmd_prefix = cmd[2:i]
+        self._lines = lines = []
+        self._final = None
+        self._code = None
+        self._marker = marker
+        self._cmd_dm = datamode
+        self._cmd = cmd
+        try:
+            self.write(cmd.encode() + b"\r\n", timeout_ms)
+            start = ticks_ms()
+            while self._final is None:
+                if not self.poll():
+                    left = timeout_ms - ticks_diff(ticks_ms(), start)
+                    if left <= 0:
+                        self._desync = True
+                        raise timeout_error(self._timeout_text(cmd, timeout_ms))
+                    self.transport.wait(min(left, 20))
+        finally:
+            self._cmd = None
+            self._cmd_dm = None
+            self._marker = None
+        final = self._final
+        if final == "OK":
+            return lines
+        if final == "Ready":
+            # The rebooted modem may still answer a copy of the command it saw after booting.
+            self._desync = True
+            raise ModemReset("modem rebooted during %s" % cmd)
+        raise ATError(final, self._code, cmd, lines)
+
+    def _timeout_text(self, cmd: str, timeout_ms: int) -> str:
+        if self.state == PAYLOAD and self.ring.room() == 0:
+            return "%s: no reply in %d ms (receive buffer full: read the pending data)" % (cmd, timeout_ms)
+        return "%s: no reply in %d ms" % (cmd, timeout_ms)
+
+    def write(self, data: "Any", timeout_ms: int = 10000) -> None:
+        """Write all of ``data``, receiving between chunks so the modem is never stuck on us."""
+        mv = memoryview(data)
+        n = len(mv)
+        off = 0
+        start = ticks_ms()
+        write_some = self.transport.write_some
+        while off < n:
+            end = off + WRITE_CHUNK
+            k = write_some(mv[off:end] if (off or end < n) else mv)
+            off += k
+            self.poll()
+            if k == 0:
+                if ticks_diff(ticks_ms(), start) > timeout_ms:
+                    raise timeout_error("UART write stalled for %d ms (%d of %d bytes sent)" % (timeout_ms, off, n))
+                self.transport.wait(1)
+
+    # ------------------------------------------------------------------ parser
+
+    def _parse(self) -> None:
+        ring = self.ring
+        while ring.head < ring.tail:
+            state = self.state
+            if state == LINE:
+                if not self._parse_line():
+                    return
+            elif state == PAYLOAD:
+                if not self._parse_payload():
+                    return
+            elif state == DATAMODE:
+                if not self._parse_datamode():
+                    return
+            else:
+                self._parse_skip()
+
+    def _parse_line(self) -> bool:
+        # Find the LF that ends the line; without one, wait for more bytes (or resync if the
+        # line already fills the whole buffer).
+        ring = self.ring
+        buf = ring.buf
+        head = ring.head
+        tail = ring.tail
+        scan = self._scan
+        nl = buf.find(_LF, scan if scan > head else head, tail)
+        if nl < 0:
+            if tail - head >= ring.size:
+                self.overlong_lines += 1
+                ring.clear()
+                self._scan = 0
+                self.state = SKIP
+                return False
+            self._scan = tail
+            return False
+        self._scan = 0
+        ring.head = nl + 1
+        end = nl
+        if end > head and buf[end - 1] == 13:
+            end -= 1
+        while head < end and buf[head] == 13:
+            head += 1
+        if head < end:
+            self._on_line(head, end)
+        return True
+
+    def _parse_skip(self) -> None:
+        ring = self.ring
+        nl = ring.buf.find(_LF, ring.head, ring.tail)
+        if nl < 0:
+            ring.clear()
+        else:
+            ring.head = nl + 1
+            self.state = LINE
+
+    def _on_line(self, s: int, e: int) -> None:
+        buf = self.ring.buf
+        if buf.startswith(_TCPDATA, s):
+            self._on_header(s + 11, e, self.tcp, False)
+            return
+        if buf.startswith(_UDPDATA, s):
+            self._on_header(s + 11, e, self.udp, True)
+            return
+        try:
+            line = str(self.ring.mv[s:e], "utf-8")
+        except UnicodeError:
+            # Not text: line noise, or a byte of garbage before the boot banner.
+            if e - s >= 5 and buf.find(b"Ready", e - 5, e) >= 0:
+                self._on_ready()
+            else:
+                self.garbage_lines += 1
+            return
+        if line == "OK" or line == "ERROR":
+            self._on_final(line, None)
+        elif line.startswith("+CME ERROR:") or line.startswith("+CMS ERROR:"):
+            v, j = parse_int(buf, s + 12, e)
+            self._on_final(line, v if j > s + 12 else None)
+        elif line.endswith("Ready"):  # no other line ends so; garbage may precede it
+            self._on_ready()
+        else:
+            self._dispatch(line)
+
+    def _on_header(self, i: int, e: int, sink: "Any", udp: bool) -> None:
+        buf = self.ring.buf
+        n, j = parse_int(buf, i, e)
+        addr: "Any" = None
+        if j > i and udp and j < e:
+            addr = parse_addr(buf, j, e)
+            if addr is None:
+                j = i  # malformed address part
+        elif j != e:
+            j = i
+        if j == i or n <= 0 or n > MAX_CHUNK:
+            # A header we cannot trust: its payload will be read as lines and dropped until
+            # the stream resynchronises; tell the connection that data was lost.
+            self.garbage_lines += 1
+            if sink is not None:
+                sink.lost("unreadable %s header" % ("#XUDPDATA" if udp else "#XTCPDATA"))
+            return
+        self._pay_left = n
+        self._pay_sink = sink
+        if sink is not None:
+            sink.begin(n, addr)
+        self.state = PAYLOAD
+
+    def _parse_payload(self) -> bool:
+        ring = self.ring
+        n = ring.tail - ring.head
+        left = self._pay_left
+        if n > left:
+            n = left
+        sink = self._pay_sink
+        if sink is None:
+            self.orphan_bytes += n
+            k = n
+        else:
+            k = sink.feed(ring.mv, ring.head, n)
+        ring.head += k
+        left -= k
+        self._pay_left = left
+        if left == 0:
+            self.state = LINE
+            return True
+        return k > 0 and ring.head < ring.tail
+
+    def _parse_datamode(self) -> bool:
+        # Raw downlink bytes go to the connection in data mode. Two patterns are protocol:
+        # "+++" (the modem lost the connection) and "\r\n#XDATAMODE: <n>\r\n" (data mode
+        # ended). A tail that could be the start of either is held back until more arrives.
+        ring = self.ring
+        buf = ring.buf
+        head = ring.head
+        tail = ring.tail
+        q = buf.find(_QUIT, head, tail)
+        u = buf.find(_DM_URC, head, tail)
+        if u >= 0 and (q < 0 or u < q):
+            return self._datamode_end(u, head)
+        if q >= 0:
+            if q > head:
+                return self._dm_deliver(head, q - head)
+            # "+++" at the head: decide what it was from what follows it.
+            if tail - head < 3 + _DM_URC_LEN and _is_prefix(buf, head + 3, tail, _DM_URC):
+                self.dm_quit = True  # wait: #XDATAMODE may be on its way
+                return False
+            if buf.startswith(_DM_URC, head + 3):
+                self.dm_quit = True
+                return self._datamode_end(head + 3, head + 3)
+            # More bytes after "+++": the modem kept sending, so it was data.
+            self.dm_quit = False
+            return self._dm_deliver(head, 3)
+        end = tail - _held_back(buf, head, tail)
+        if end > head:
+            return self._dm_deliver(head, end - head)
+        return False
+
+    def _dm_deliver(self, start: int, n: int) -> bool:
+        sink = self.dm_sink
+        k = sink.feed(self.ring.mv, start, n) if sink is not None else n
+        self.ring.head = start + k
+        return k == n
+
+    def _datamode_end(self, u: int, head: int) -> bool:
+        # Everything before the URC is downlink data; hand it over first.
+        if u > head and not self._dm_deliver(head, u - head):
+            return False
+        ring = self.ring
+        buf = ring.buf
+        nl = buf.find(_LF, u + _DM_URC_LEN, ring.tail)
+        if nl < 0:
+            return False
+        v, j = parse_int(buf, u + _DM_URC_LEN, nl)
+        quit_at = u - 3
+        if self.dm_quit and v == 0 and quit_at >= ring.head and buf.startswith(_QUIT, quit_at):
+            # A clean exit after "+++": those three bytes were downlink data after all.
+            self._dm_deliver(quit_at, 3)
+        ring.head = nl + 1
+        self.dm_result = v if j > u + _DM_URC_LEN else -5
+        self._end_datamode()
+        return True
+
+    def _end_datamode(self) -> None:
+        sink = self.dm_sink
+        self.dm_sink = None
+        self.state = LINE
+        if sink is not None:
+            sink.end_raw()
+
+    def leave_datamode(self) -> None:
+        """Layer API: give up on data mode after its exit timed out; next command resyncs."""
+        self._end_datamode()
+        self._desync = True
+
+    def _on_final(self, line: str, code: "int | None") -> None:
+        if self._cmd is None or self._marker is not None:
+            self.stray_results += 1  # a late reply to a command that timed out
+            return
+        self._final = line
+        self._code = code
+        if line == "OK" and self._cmd_dm is not None:
+            # Bytes after this OK are already data-mode traffic: switch before parsing on.
+            self.dm_sink = sink = self._cmd_dm
+            self.dm_result = None
+            self.dm_quit = False
+            self.state = DATAMODE
+            sink.begin(-1, None)  # raw bytes from here on carry no frame headers
+
+    def _on_ready(self) -> None:
+        self.ready_seen = True
+        self.reboots += 1
+        self._desync = False
+        self._pay_sink = None
+        if self.dm_sink is not None:
+            self.dm_result = -104
+        self._end_datamode()
+        if self._cmd is not None:
+            self._final = "Ready"
+            self._marker = None
+        for proxy in (self.tcp, self.udp):
+            if proxy is not None:
+                proxy.modem_reset()
+        h = self._handlers.get("Ready")
+        if h is not None:
+            h("Ready")
+
+    def _dispatch(self, line: str) -> None:
+        i = line.find(":")
+        prefix = line[:i] if i > 0 else line
+        if self._cmd is not None:
+            if prefix == self._cmd_prefix:
+                if prefix == self._marker:
+                    self._marker = None
+                self._lines.append(line)
+                return
+        if prefix == "#XDATAMODE":
+            v, j = parse_int(line.encode(), 12, len(line))
+            self.dm_result = v if j > 12 else -5
+        handled = False
+        h = self._internal.get(prefix)
+        if h is not None:
+            h(line)
+            handled = True
+        h = self._handlers.get(prefix)
+        if h is not None:
+            h(line)
+            handled = True
+        if handled:
+            return
+        if self._cmd is not None:
+            self._lines.append(line)
+            return
+        h = self._handlers.get("")
+        if h is not None:
+            h(line)
+
+
+def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
+    # True if buf[i:end] is the beginning of pattern (or empty).
+    j = 0
+    while i < end:
+        if j >= len(pattern) or buf[i] != pattern[j]:
+            return False
+        i += 1
+        j += 1
+    return True
+
+
+def _held_back(buf: "Any", head: int, tail: int) -> int:
+    # How many trailing bytes might start "+++" or "\r\n#XDATAMODE: " and must wait.
+    cr = buf.find(b"\r", tail - _DM_URC_LEN if tail - _DM_URC_LEN > head else head, tail)
+    while cr >= 0:
+        if _is_prefix(buf, cr, tail, _DM_URC):
+            return tail - cr
+        cr = buf.find(b"\r", cr + 1, tail)
+    n = 0
+    while n < 2 and tail - n > head and buf[tail - n - 1] == 43:  # '+'
+        n += 1
+    return n
+
+
+def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
+    """Parse ``,"<ip>",<port>`` at ``buf[j:e]`` (the NCS >= 2.8 #XUDPDATA suffix)."""
+    if e - j < 5 or buf[j] != 44 or buf[j + 1] != 34:  # ,"
+        return None
+    q = buf.find(b'"', j + 2, e)
+    if q < 0 or q + 1 >= e or buf[q + 1] != 44:
+        return None
+    port, k = parse_int(buf, q + 2, e)
+    if k != e or k == q + 2 or port < 0 or port > 65535:
+        return None
+    try:
+        ip = str(memoryview(buf)[j + 2 : q], "utf-8")
+    except UnicodeError:
+        return None
+    return ip, port
+
+
+def check_command(cmd: str) -> None:
+    """Reject what would not reach SLM as exactly one command (no AT injection)."""
+    if len(cmd) < 2 or cmd[:2].upper() != "AT":
+        raise ValueError("not an AT command: %r" % cmd)
+    inside = False
+    for c in cmd:
+        if c == '"':
+            inside = not inside
+        elif (c == "\r" or c == "\n") and not inside:
+            raise ValueError("CR/LF outside quotes in %r" % cmd)
+    if inside:
+        raise ValueError("unbalanced quotes in %r" % cmd)
+    if len(cmd) > 4094:
+        raise ValueError("command longer than SLM's 4096-byte limit")

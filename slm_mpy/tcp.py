@@ -1,0 +1,236 @@
+"""TCP over SLM's TCP proxy: ``#XTCPCLI``, ``#XTCPSVR``, ``#XTCPSEND``, ``#XTCPHANGUP``, ``#XTCPDATA``.
+
+SLM runs one TCP proxy at a time, client or server. Create these objects through
+``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
+"""
+
+from .compat import ticks_diff, ticks_ms
+from .connection import Connection, check_host, check_int, connect_error, info_ints, timeout
+from .errors import ATError, ENOTCONN
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class _TCP(Connection):
+    _SEND = "AT#XTCPSEND"
+
+    def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
+        """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
+
+        Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``.
+        """
+        rx = self._rx
+        if len(rx):
+            return rx.take_into(buf, 0, len(buf))
+        self._check_lost()
+        if self.closed or not len(buf):
+            return 0
+        self._dest = buf
+        self._dest_off = 0
+        try:
+            ok = self._wait(timeout_ms)
+        finally:
+            self._dest = None
+        n = self._dest_off
+        if n:
+            self._dest_off = 0
+            return n
+        if len(rx):
+            return rx.take_into(buf, 0, len(buf))
+        self._check_lost()
+        if ok:
+            return 0
+        raise timeout("recv_into", self.timeout_ms if timeout_ms is None else timeout_ms)
+
+    def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
+        """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
+        rx = self._rx
+        if not len(rx):
+            self._check_lost()
+            if self.closed:
+                return b""
+            if not self._wait(timeout_ms):
+                raise timeout("recv", self.timeout_ms if timeout_ms is None else timeout_ms)
+            if not len(rx):
+                self._check_lost()
+                return b""
+        return rx.take_bytes(n)
+
+    def _release(self, prefix: str) -> None:
+        modem = self._modem
+        if modem.tcp is self:
+            modem.tcp = None
+            modem.route(prefix, None)
+
+
+class TCPClient(_TCP):
+    """A TCP (or TLS, with ``sec_tag``) connection made by the modem.
+
+    Example::
+
+        with modem.tcp_client("example.com", 80) as c:
+            c.send(b"GET / HTTP/1.0\\r\\nHost: example.com\\r\\n\\r\\n")
+            while True:
+                chunk = c.recv(512, timeout_ms=10000)
+                if not chunk:
+                    break
+    """
+
+    def __init__(
+        self,
+        modem: "Any",
+        host: str,
+        port: int,
+        sec_tag: "int | None" = None,
+        peer_verify: int = 2,
+        hostname_verify: int = 1,
+        ipv6: bool = False,
+        rx_size: int = 2048,
+        timeout_ms: int = 30000,
+    ) -> None:
+        check_host(host)
+        check_int("port", port, 0, 65535)
+        check_int("peer_verify", peer_verify, 0, 2)
+        check_int("hostname_verify", hostname_verify, 0, 1)
+        cmd = 'AT#XTCPCLI=%d,"%s",%d' % (2 if ipv6 else 1, host, port)
+        if sec_tag is not None:
+            cmd += ",%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), peer_verify, hostname_verify)
+        super().__init__(modem, rx_size, timeout_ms)
+        self.host = host
+        self.port = port
+        self.handle = -1
+        modem.tcp = self  # data may arrive before the OK
+        modem.route("#XTCPCLI", self._urc)
+        try:
+            lines = modem.command(cmd, timeout_ms)
+        except ATError as e:
+            self._release("#XTCPCLI")
+            raise connect_error(e, "TCP connect to %s:%d" % (host, port), host)
+        except BaseException:
+            self._release("#XTCPCLI")
+            raise
+        for line in lines:
+            if line.endswith('"connected"'):
+                self.handle = info_ints(line[: line.rfind(",")])[0]
+
+    def _urc(self, line: str) -> None:
+        if line.endswith('"disconnected"'):
+            self._gone(info_ints(line[: line.rfind(",")])[0])
+
+    def close(self) -> None:
+        """Disconnect (``AT#XTCPCLI=0``); buffered received data stays readable."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            self._modem.command("AT#XTCPCLI=0", self.timeout_ms)
+        finally:
+            self.closed = True
+            self._release("#XTCPCLI")
+
+
+class TCPServer(_TCP):
+    """SLM's TCP server: one listening socket, one peer at a time.
+
+    Example::
+
+        srv = modem.tcp_server(3442)
+        ip = srv.accept(timeout_ms=60000)
+        srv.send(srv.recv(100))
+        srv.hangup()
+        srv.close()
+    """
+
+    def __init__(
+        self,
+        modem: "Any",
+        port: int,
+        sec_tag: "int | None" = None,
+        ipv6: bool = False,
+        rx_size: int = 2048,
+        timeout_ms: int = 30000,
+    ) -> None:
+        check_int("port", port, 0, 65535)
+        cmd = "AT#XTCPSVR=%d,%d" % (2 if ipv6 else 1, port)
+        if sec_tag is not None:
+            cmd += ",%d" % check_int("sec_tag", sec_tag, 0, 2147483647)
+        super().__init__(modem, rx_size, timeout_ms)
+        self.port = port
+        self.peer: "str | None" = None  # IP of the connected peer
+        self.listening = False
+        self.handle = -1
+        self._peers = 0  # connections announced and not yet accept()ed
+        modem.tcp = self
+        modem.route("#XTCPSVR", self._urc)
+        try:
+            lines = modem.command(cmd, timeout_ms)
+        except ATError as e:
+            self._release("#XTCPSVR")
+            raise connect_error(e, "TCP server on port %d" % port, "")
+        except BaseException:
+            self._release("#XTCPSVR")
+            raise
+        for line in lines:
+            if line.endswith('"started"'):
+                self.handle = info_ints(line[: line.rfind(",")])[0]
+                self.listening = True
+            else:
+                self._urc(line)
+
+    def _urc(self, line: str) -> None:
+        if line.endswith('","connected"'):
+            self.peer = line[line.find('"') + 1 : line.find('",')]
+            self.closed = False
+            self.error = None
+            self._peers += 1
+        elif line.endswith('"disconnected"'):
+            self.peer = None
+            self._gone(info_ints(line[: line.rfind(",")])[0])
+        elif line.endswith('"stopped"'):
+            self.listening = False
+            self.peer = None
+            self._gone(info_ints(line[: line.rfind(",")])[0])
+
+    def accept(self, timeout_ms: "int | None" = None) -> str:
+        """Wait for a peer to connect; returns its IP address."""
+        modem = self._modem
+        t = self.timeout_ms if timeout_ms is None else timeout_ms
+        start = ticks_ms()
+        while not self._peers:
+            if not self.listening:
+                raise OSError(ENOTCONN, "TCP server is not running")
+            if not modem.poll():
+                left = t - ticks_diff(ticks_ms(), start)
+                if left <= 0:
+                    raise timeout("accept", t)
+                modem.transport.wait(left if left < 20 else 20)
+        self._peers -= 1
+        return self.peer or ""
+
+    def status(self) -> "tuple[int, int, int]":
+        """``AT#XTCPSVR?``: (listen handle, peer handle, family); -1 where none."""
+        return self._modem.tcp_server_status()  # type: ignore[no-any-return]
+
+    def hangup(self) -> None:
+        """Disconnect the current peer (``AT#XTCPHANGUP``); the server keeps listening."""
+        peer = self.status()[1]
+        if peer >= 0:
+            for line in self._modem.command("AT#XTCPHANGUP=%d" % peer, self.timeout_ms):
+                self._urc(line)
+        self.peer = None
+        self.closed = True
+
+    def close(self) -> None:
+        """Stop the server (``AT#XTCPSVR=0``)."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            for line in self._modem.command("AT#XTCPSVR=0", self.timeout_ms):
+                self._urc(line)
+        finally:
+            self.listening = False
+            self.closed = True
+            self._release("#XTCPSVR")

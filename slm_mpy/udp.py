@@ -1,0 +1,238 @@
+"""UDP over SLM's UDP proxy: ``#XUDPCLI``, ``#XUDPSVR``, ``#XUDPSEND``, ``#XUDPDATA``.
+
+Datagrams are queued as records ``[length: 2 bytes][payload]`` in the connection's fixed
+buffer, so one ``recv`` returns exactly one datagram. ``#XUDPDATA`` carries the sender's
+address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``None``.
+"""
+
+from .compat import ticks_diff, ticks_ms
+from .connection import Connection, check_host, check_int, connect_error, info_ints, timeout
+from .errors import EMSGSIZE, ATError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class _UDP(Connection):
+    _SEND = "AT#XUDPSEND"
+    _UDP = True
+
+    def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
+        super().__init__(modem, rx_size if rx_size > 2052 else 2052, timeout_ms)
+        self._addrs: "list[Any]" = []  # sender of each queued record, oldest first
+        self._addr: "Any" = None
+        self._frame = 0  # length of the announced frame; -1: raw data-mode bytes
+        self._header_due = False
+        self._filling = False  # the newest record is still being written
+        self._left = 0  # bytes the newest record still expects
+        self._raw = 0  # bytes in the raw data-mode record so far
+        self._len = bytearray(2)
+
+    def begin(self, n: int, addr: "Any") -> None:
+        self._header_due = True
+        self._frame = n
+        self._addr = addr
+
+    def _put_header(self, n: int) -> None:
+        self._len[0] = n >> 8
+        self._len[1] = n & 255
+        self._rx.append(self._len, 0, 2)
+        self._addrs.append(self._addr)
+        self._header_due = False
+        self._filling = True
+        self._left = n
+        self._raw = 0
+
+    def feed(self, src: "Any", start: int, n: int) -> int:
+        rx = self._rx
+        if self._header_due:
+            # A whole datagram must fit, or we wait for the application to make room.
+            if rx.room() < (3 if self._frame < 0 else self._frame + 2):
+                return 0
+            self._put_header(self._frame if self._frame > 0 else 0)
+        k = rx.append(src, start, n)
+        if self._frame < 0:
+            self._raw += k
+        else:
+            self._left -= k
+            if self._left <= 0:
+                self._filling = False
+        return k
+
+    def end_raw(self) -> None:
+        # Data mode ended: the raw bytes collected since it began form one datagram.
+        if self._frame >= 0:
+            return
+        self._frame = 0
+        if self._header_due:  # no raw byte arrived
+            self._header_due = False
+            return
+        self._filling = False
+        n = self._raw
+        rx = self._rx
+        at = rx.tail - n - 2
+        if n == 0:
+            rx.tail = at
+            self._addrs.pop()
+        else:
+            rx.buf[at] = n >> 8
+            rx.buf[at + 1] = n & 255
+
+    def _next_len(self, timeout_ms: "int | None") -> int:
+        # Length of the next complete datagram, waiting for one; -1 when closed.
+        t = self.timeout_ms if timeout_ms is None else timeout_ms
+        modem = self._modem
+        start = ticks_ms()
+        while True:
+            queued = len(self._addrs)
+            if queued > 1 or (queued and not self._filling):
+                rx = self._rx
+                return (rx.buf[rx.head] << 8) | rx.buf[rx.head + 1]
+            self._check_lost()
+            if self.closed:
+                return -1
+            if not modem.poll():
+                left = t - ticks_diff(ticks_ms(), start)
+                if left <= 0:
+                    raise timeout("UDP recv", t)
+                modem.transport.wait(left if left < 20 else 20)
+
+    def recvfrom(self, n: int, timeout_ms: "int | None" = None) -> "tuple[bytes, Any]":
+        """Receive one datagram: ``(data, (ip, port))``, address ``None`` on NCS < 2.8.
+
+        A datagram longer than ``n`` stays queued and raises ``OSError(EMSGSIZE)``.
+        Returns ``(b"", None)`` once the connection closed and all was read.
+        """
+        size = self._next_len(timeout_ms)
+        if size < 0:
+            return b"", None
+        if size > n:
+            raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, n))
+        rx = self._rx
+        rx.head += 2
+        data = rx.take_bytes(size)
+        if rx.head == rx.tail:
+            rx.clear()
+        return data, self._addrs.pop(0)
+
+    def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
+        """Receive one datagram of at most ``n`` bytes (see :meth:`recvfrom`)."""
+        return self.recvfrom(n, timeout_ms)[0]
+
+    def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
+        """Receive one datagram into ``buf``; returns its length."""
+        size = self._next_len(timeout_ms)
+        if size < 0:
+            return 0
+        if size > len(buf):
+            raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, len(buf)))
+        rx = self._rx
+        rx.head += 2
+        rx.take_into(buf, 0, size)
+        if rx.head == rx.tail:
+            rx.clear()
+        self._addrs.pop(0)
+        return size
+
+    def _release(self, prefix: str) -> None:
+        modem = self._modem
+        if modem.udp is self:
+            modem.udp = None
+            modem.route(prefix, None)
+
+    def _urc(self, line: str) -> None:
+        if line.endswith('"disconnected"') or line.endswith('"stopped"'):
+            self._gone(info_ints(line[: line.rfind(",")])[0])
+
+    def _stop(self, cmd: str, prefix: str) -> None:
+        if self._released:
+            return
+        self._released = True
+        try:
+            self._modem.command(cmd, self.timeout_ms)
+        finally:
+            self.closed = True
+            self._release(prefix)
+
+    def _start(self, cmd: str, prefix: str, what: str, host: str) -> int:
+        modem = self._modem
+        modem.udp = self
+        modem.route(prefix, self._urc)
+        try:
+            lines = modem.command(cmd, self.timeout_ms)
+        except ATError as e:
+            self._release(prefix)
+            raise connect_error(e, what, host)
+        except BaseException:
+            self._release(prefix)
+            raise
+        for line in lines:
+            if line.endswith('"connected"') or line.endswith('"started"'):
+                return info_ints(line[: line.rfind(",")])[0]
+        return -1
+
+
+class UDPClient(_UDP):
+    """A connected UDP (or DTLS, with ``sec_tag``) socket on the modem.
+
+    Example::
+
+        u = modem.udp_client("192.0.2.1", 7)
+        u.send(b"ping")
+        print(u.recv(1500, timeout_ms=5000))
+        u.close()
+    """
+
+    def __init__(
+        self,
+        modem: "Any",
+        host: str,
+        port: int,
+        sec_tag: "int | None" = None,
+        use_dtls_cid: "int | None" = None,
+        peer_verify: int = 2,
+        hostname_verify: int = 1,
+        ipv6: bool = False,
+        rx_size: int = 4096,
+        timeout_ms: int = 30000,
+    ) -> None:
+        check_host(host)
+        check_int("port", port, 0, 65535)
+        check_int("peer_verify", peer_verify, 0, 2)
+        check_int("hostname_verify", hostname_verify, 0, 1)
+        cmd = 'AT#XUDPCLI=%d,"%s",%d' % (2 if ipv6 else 1, host, port)
+        if sec_tag is not None:
+            cid = 0 if use_dtls_cid is None else check_int("use_dtls_cid", use_dtls_cid, 0, 2)
+            cmd += ",%d,%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), cid, peer_verify, hostname_verify)
+        elif use_dtls_cid is not None:
+            raise ValueError("use_dtls_cid needs a sec_tag (DTLS)")
+        super().__init__(modem, rx_size, timeout_ms)
+        self.host = host
+        self.port = port
+        self.handle = self._start(cmd, "#XUDPCLI", "UDP connect to %s:%d" % (host, port), host)
+
+    def close(self) -> None:
+        """Close the UDP client (``AT#XUDPCLI=0``)."""
+        self._stop("AT#XUDPCLI=0", "#XUDPCLI")
+
+
+class UDPServer(_UDP):
+    """SLM's UDP server; ``send`` answers the sender of the last datagram received.
+
+    Example::
+
+        us = modem.udp_server(5683)
+        data, addr = us.recvfrom(1024, timeout_ms=60000)
+        us.send(data)
+    """
+
+    def __init__(self, modem: "Any", port: int, ipv6: bool = False, rx_size: int = 4096, timeout_ms: int = 30000) -> None:
+        check_int("port", port, 0, 65535)
+        super().__init__(modem, rx_size, timeout_ms)
+        self.port = port
+        self.handle = self._start("AT#XUDPSVR=%d,%d" % (2 if ipv6 else 1, port), "#XUDPSVR", "UDP server on port %d" % port, "")
+
+    def close(self) -> None:
+        """Stop the UDP server (``AT#XUDPSVR=0``)."""
+        self._stop("AT#XUDPSVR=0", "#XUDPSVR")
