@@ -449,6 +449,7 @@ class Engine:
             return
         self._final = line
         self._code = code
+        self._cmd = None  # lines after the final result are URCs again
         if line == "OK" and self._cmd_dm is not None:
             # Bytes after this OK are already data-mode traffic: switch before parsing on.
             self.dm_sink = sink = self._cmd_dm

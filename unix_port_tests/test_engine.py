@@ -1,0 +1,287 @@
+"""AT engine tests under the MicroPython unix port, with a scripted mock UART.
+
+Every exchange runs three times: all bytes at once, one byte per read, random splits.
+The parse result must be the same every time.
+"""
+
+from mockuart import MockUART, ok_responder
+
+from slm_mpy import SLM, ATError, ModemReset
+from slm_mpy.engine import DATAMODE, LINE
+
+SPLITS = (0, 1, -1)
+
+
+def modem_with(replies, chunk, banner=b"Ready\r\n"):
+    """A modem whose mock answers command lines from ``replies`` (bytes -> bytes), else OK."""
+
+    def responder(mock, line):
+        for key in replies:
+            if line == key:
+                mock.feed(replies[key])
+                return
+        ok_responder(mock, line)
+
+    uart = MockUART(responder, chunk=chunk, seed=7)
+    uart.feed(banner)
+    modem = SLM(uart)
+    modem.wait_ready(1000)
+    return modem, uart
+
+
+def raises(exc_type, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except exc_type as e:
+        return e
+    raise AssertionError("%s not raised" % exc_type.__name__)
+
+
+def test_final_results_every_split():
+    replies = {
+        b"AT+CFUN?": b"\r\n+CFUN: 1\r\n\r\nOK\r\n",
+        b"AT+CFUN=1": b"\r\nOK\r\n",
+        b"AT+X": b"\r\nERROR\r\n",
+        b"AT+CME": b"\r\n+CME ERROR: 516\r\n",
+        b"AT+CMS": b"\r\n+CMS ERROR: 304\r\n",
+        b"AT#XTCPCLI=1": b'\r\n#XTCPCLI: -111,"not connected"\r\n\r\nERROR\r\n',
+    }
+    for chunk in SPLITS:
+        modem, _ = modem_with(replies, chunk)
+        assert modem.at("AT+CFUN?") == ["+CFUN: 1"]
+        assert modem.at("AT+CFUN=1") == []
+        e = raises(ATError, modem.at, "AT+X")
+        assert e.line == "ERROR" and e.code is None and isinstance(e, OSError)
+        e = raises(ATError, modem.at, "AT+CME")
+        assert e.line == "+CME ERROR: 516" and e.code == 516
+        e = raises(ATError, modem.at, "AT+CMS")
+        assert e.line == "+CMS ERROR: 304" and e.code == 304
+        e = raises(ATError, modem.at, "AT#XTCPCLI=1")
+        assert e.lines == ['#XTCPCLI: -111,"not connected"'] and e.line == "ERROR"
+
+
+def test_urc_between_information_line_and_ok():
+    replies = {b"AT+CFUN?": b"\r\n+CFUN: 1\r\n\r\n+CEREG: 1,\"1285\",\"02EF8210\",7\r\n\r\nOK\r\n"}
+    for chunk in SPLITS:
+        modem, uart = modem_with(replies, chunk)
+        seen = []
+        modem.on("+CEREG", seen.append)
+        assert modem.at("AT+CFUN?") == ["+CFUN: 1"]
+        assert seen == ['+CEREG: 1,"1285","02EF8210",7']
+        # The same prefix as the pending command is its information line, not a URC.
+        uart.responder = lambda m, line: m.feed(b"\r\n+CEREG: 5,1\r\n\r\nOK\r\n")
+        assert modem.at("AT+CEREG?") == ["+CEREG: 5,1"]
+        assert len(seen) == 1
+        # Outside a command every line is a URC; a catch-all sees unknown ones.
+        other = []
+        modem.on("", other.append)
+        uart.feed(b"\r\n+CEREG: 2\r\n\r\n%XFOO: 1\r\n")
+        for _ in range(100):
+            modem.poll()
+        assert seen[-1] == "+CEREG: 2" and other == ["%XFOO: 1"]
+
+
+def test_lines_without_leading_crlf_and_irregular_lines():
+    replies = {b"AT#XPING": b"\r\nOK\r\n#XPING: 0.637 seconds\r\n"}
+    for chunk in SPLITS:
+        modem, uart = modem_with(replies, chunk)
+        pings = []
+        modem.on("#XPING", pings.append)
+        assert modem.at("AT#XPING") == []
+        for _ in range(100):
+            modem.poll()
+        assert pings == ["#XPING: 0.637 seconds"]
+
+
+def test_garbage_and_overlong_lines_resynchronise():
+    for chunk in SPLITS:
+        modem, uart = modem_with({}, chunk, banner=b"\xc0\xffReady\r\n")
+        junk = b"\xff\xfe\x80garbage\r\n" + b"Z" * 5000 + b"\r\n"
+
+        def answer(mock, line):
+            if line == b"AT+CFUN?":
+                mock.feed(junk + b"\r\n+CFUN: 4\r\n\r\nOK\r\n")
+            else:
+                ok_responder(mock, line)
+
+        uart.responder = answer
+        assert modem.at("AT+CFUN?") == ["+CFUN: 4"]
+        assert modem.overlong_lines == 1
+        assert modem.garbage_lines >= 1
+        assert modem.ring.size == 2560 and len(modem.ring.buf) == 2560  # never grew
+
+
+def test_payload_containing_protocol_text_every_split():
+    payload = b'\r\nOK\r\n#XTCPDATA: 5\r\n\r\nERROR\r\nReady\r\n+++\r\n#XDATAMODE: 0\r\n\x00\xff'
+    stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'
+    stream += b"\r\n#XTCPDATA: %d\r\n" % len(payload) + payload
+    stream += b"\r\n#XTCPDATA: 4\r\nabcd"
+    for chunk in SPLITS:
+        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        got = bytearray()
+        while len(got) < len(payload) + 4:
+            got += c.recv(1000, timeout_ms=200)
+        assert bytes(got) == payload + b"abcd", got
+        assert modem.reboots == 1  # only the real banner counted
+        assert modem.at("AT") == []
+
+
+def test_udp_data_with_and_without_address():
+    stream = b'\r\n#XUDPCLI: 1,"connected"\r\n\r\nOK\r\n'
+    stream += b"\r\n#XUDPDATA: 3\r\nabc"  # NCS <= 2.7
+    stream += b'\r\n#XUDPDATA: 7,"192.168.1.100",24210\r\nTest OK'  # NCS >= 2.8
+    stream += b'\r\n#XUDPDATA: 2,"::1",7\r\n\r\n'
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XUDPCLI=1,"h",7': stream}, chunk)
+        u = modem.udp_client("h", 7)
+        assert u.recvfrom(100, timeout_ms=200) == (b"abc", None)
+        assert u.recvfrom(100, timeout_ms=200) == (b"Test OK", ("192.168.1.100", 24210))
+        assert u.recvfrom(100, timeout_ms=200) == (b"\r\n", ("::1", 7))
+
+
+def test_timeout_and_late_reply_is_not_the_next_answer():
+    for chunk in SPLITS:
+        modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
+        e = raises(OSError, modem.at, "AT+SLOW", timeout_ms=30)
+        assert e.errno == 110
+        # The late reply arrives now; the next command must get its own answer.
+        uart.feed(b"\r\n+SLOW: stale\r\n\r\nOK\r\n")
+        uart.responder = lambda m, line: m.feed(
+            b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n' if line == b"AT#XSLMVER" else b"\r\n+CGSN: 1\r\n\r\nERROR\r\n"
+        )
+        e = raises(ATError, modem.at, "AT+CGSN")
+        assert e.lines == ["+CGSN: 1"], e.lines
+        assert modem.stray_results >= 1
+
+
+def test_ready_mid_command_fails_it_and_closes_connections():
+    for chunk in SPLITS:
+        replies = {
+            b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n\r\n#XTCPDATA: 2\r\nhi',
+            b"AT+CFUN=1": b"\xc0Ready\r\n",
+        }
+        modem, uart = modem_with(replies, chunk)
+        c = modem.tcp_client("h", 1)
+        e = raises(ModemReset, modem.at, "AT+CFUN=1")
+        assert isinstance(e, OSError) and e.errno == 104
+        assert c.closed
+        assert c.recv(10, timeout_ms=10) == b"hi"  # data received before the reboot stays
+        raises(ModemReset, c.recv, 10, timeout_ms=10)  # then the loss is reported
+        assert c.recv(10, timeout_ms=10) == b""
+        assert modem.at("AT") == []  # usable again
+
+
+def test_command_injection_rejected_before_write():
+    modem, uart = modem_with({}, 0)
+    mark = len(uart.tx)
+    for bad in ("AT+CFUN=1\r\nAT+CFUN=0", "AT\n", 'AT#XTCPSEND="a', "ATE0\rAT", "+CFUN=1", ""):
+        raises(ValueError, modem.at, bad)
+    assert len(uart.tx) == mark
+    # CR/LF inside quotes is legal (PEM certificates).
+    assert modem.at('AT%CMNG=0,1,0,"-----BEGIN\r\nX\r\n-----END"') == []
+
+
+def test_datamode_raw_downlink_and_exit():
+    # After OK the modem is in data mode: raw downlink without headers, then #XDATAMODE.
+    for chunk in SPLITS:
+        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
+        c = modem.tcp_client("h", 1)
+
+        def dm(mock, line):
+            if line == b"AT#XDATACTRL?":
+                mock.feed(b"\r\n#XDATACTRL: 0,12\r\n\r\nOK\r\n")
+            elif line == b"AT#XTCPSEND":
+                mock.raw = True
+                mock.feed(b"\r\nOK\r\n" + b"raw+\r\nOK\r\n++")
+
+        uart.responder = dm
+        mark = len(uart.tx)
+        data = b"\x00binary\xff"
+
+        def on_write(d, orig=uart.write):
+            n = orig(d)
+            if uart.raw and uart.tx.endswith(b"+++"):
+                uart.raw = False
+                uart._line_start = len(uart.tx)
+                uart.feed(b"+tail\r\n#XDATAMODE: 0\r\n")
+            return n
+
+        uart.write = on_write
+        assert c.send(data) == len(data)
+        sent = uart.written_since(mark)
+        assert sent.endswith(data + b"+++"), sent
+        assert modem.state == LINE and modem.dm_result == 0
+        assert c.recv(100, timeout_ms=100) == b"raw+\r\nOK\r\n+++tail"
+
+
+def test_modem_plus_plus_plus_means_connection_lost():
+    modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, 0)
+    c = modem.tcp_client("h", 1)
+
+    def dm(mock, line):
+        if line == b"AT#XDATACTRL?":
+            mock.feed(b"\r\n#XDATACTRL: 0,12\r\n\r\nOK\r\n")
+        elif line == b"AT#XTCPSEND":
+            mock.raw = True
+            mock.feed(b"\r\nOK\r\n+++")  # the peer is gone: SLM says +++ and drops input
+
+    uart.responder = dm
+
+    def on_write(d, orig=uart.write):
+        n = orig(d)
+        if uart.raw and uart.tx.endswith(b"+++"):
+            uart.raw = False
+            uart._line_start = len(uart.tx)
+            uart.feed(b"\r\n#XDATAMODE: -104\r\n")
+        return n
+
+    uart.write = on_write
+    e = raises(OSError, c.send, b"\x01" * 3000)
+    assert e.errno == 104 and c.closed
+    assert modem.state == LINE
+    assert c.recv(10, timeout_ms=10) == b""  # the +++ was a signal, not data
+
+
+def test_backpressure_stops_reading_the_uart():
+    # 16 frames of 1 KiB arrive while the application does not read: nothing is dropped,
+    # the driver just stops taking bytes from the UART once its buffers are full.
+    frames = bytearray(b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n')
+    body = bytearray(1024)
+    for i in range(16):
+        for j in range(1024):
+            body[j] = (i * 7 + j) & 255
+        frames += b"\r\n#XTCPDATA: 1024\r\n"
+        frames += body
+    modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': frames}, 0)
+    del frames
+    c = modem.tcp_client("h", 1)
+    for _ in range(50):
+        modem.poll()
+    assert uart.pending() > 10000  # still in the "UART", not dropped
+    buf = bytearray(700)
+    total = 0
+    while total < 16 * 1024:
+        n = c.recv_into(buf, timeout_ms=200)
+        for k in range(n):
+            i, j = divmod(total + k, 1024)
+            assert buf[k] == (i * 7 + j) & 255, total + k
+        total += n
+    assert total == 16 * 1024
+
+
+def test_reentrant_command_from_callback_is_refused():
+    modem, uart = modem_with({}, 0)
+    errors = []
+
+    def cb(line):
+        try:
+            modem.at("AT")
+        except OSError as e:
+            errors.append(e.errno)
+
+    modem.on("+CEREG", cb)
+    uart.feed(b"\r\n+CEREG: 1\r\n")
+    modem.poll()
+    assert errors == [16]
+    assert modem.at("AT") == []
