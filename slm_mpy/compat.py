@@ -21,10 +21,11 @@ _TICKS_PERIOD = 1 << 29  # wraps like MicroPython's ticks on a 32-bit port: smal
 _TICKS_HALF = _TICKS_PERIOD // 2
 
 if hasattr(time, "ticks_ms"):
+    _ms = getattr(time, "ticks_ms")
 
     def ticks_ms() -> int:
         """Milliseconds from an arbitrary origin; compare only with :func:`ticks_diff`."""
-        return time.ticks_ms() & (_TICKS_PERIOD - 1)
+        return int(_ms()) & (_TICKS_PERIOD - 1)
 
 else:
     _ns = getattr(time, "monotonic_ns")

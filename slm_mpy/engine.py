@@ -199,7 +199,8 @@ class Engine:
         while i < n and cmd[i] not in "=?":
             i += 1
         self._cmd_prefix = cmd[2:i]
-        self._lines = lines = []
+        lines: "list[str]" = []
+        self._lines = lines
         self._final = None
         self._code = None
         self._marker = marker
@@ -520,7 +521,7 @@ def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
 
 def _held_back(buf: "Any", head: int, tail: int) -> int:
     # How many trailing bytes might start "+++" or "\r\n#XDATAMODE: " and must wait.
-    cr = buf.find(b"\r", tail - _DM_URC_LEN if tail - _DM_URC_LEN > head else head, tail)
+    cr: int = buf.find(b"\r", tail - _DM_URC_LEN if tail - _DM_URC_LEN > head else head, tail)
     while cr >= 0:
         if _is_prefix(buf, cr, tail, _DM_URC):
             return tail - cr
