@@ -1,0 +1,1 @@
+"""Development helpers for this repository (pytest plugin, stub installer); not shipped."""
