@@ -57,10 +57,21 @@ def _is_ip(host: str) -> bool:
 
 
 class Connection:
-    """Base of the TCP and UDP objects: receive queue, closed state, send."""
+    """Base of the TCP and UDP objects: receive queue, life cycle, send.
+
+    Subclasses set ``_open_cmd`` (the command that starts the proxy), ``_close_cmd``,
+    ``_prefix`` (their URC prefix) and ``_what``; ``open()`` sends the first, ``close()``
+    the second. ``open`` is split into ``_register``/``_opened``/``_failed`` so that an
+    asyncio front end can run the same command without blocking.
+    """
 
     _SEND = ""  # AT#XTCPSEND or AT#XUDPSEND
     _UDP = False
+    _prefix = ""  # "#XTCPCLI", ...
+    _close_cmd = ""
+    _open_cmd = ""
+    _what = ""
+    _host = ""
 
     def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
         self._modem = modem
@@ -72,6 +83,7 @@ class Connection:
         self._lost: "str | None" = None  # data we know was lost; reported after the queue
         self._dest: "Any" = None  # the buffer of a reader waiting in recv_into
         self._dest_off = 0
+        self.handle = -1  # the modem's socket handle
 
     # --- engine sink interface
 
@@ -113,6 +125,65 @@ class Connection:
     def _gone(self, err: int) -> None:
         self.closed = True
         self.error = err
+
+    # --- life cycle
+
+    def _register(self) -> None:
+        # Become the modem's TCP or UDP proxy before the command: data may precede the OK.
+        modem = self._modem
+        if self._UDP:
+            modem.udp = self
+        else:
+            modem.tcp = self
+        modem.route(self._prefix, self._urc)
+
+    def _release(self) -> None:
+        modem = self._modem
+        if self._UDP:
+            if modem.udp is self:
+                modem.udp = None
+                modem.route(self._prefix, None)
+        elif modem.tcp is self:
+            modem.tcp = None
+            modem.route(self._prefix, None)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        self._release()
+        if isinstance(exc, ATError):
+            return connect_error(exc, self._what, self._host)
+        return exc
+
+    def _opened(self, lines: "list[str]") -> None:
+        for line in lines:
+            if line.endswith('"connected"') or line.endswith('"started"'):
+                self.handle = info_ints(line[: line.rfind(",")])[0]
+            else:
+                self._urc(line)
+
+    def open(self) -> None:
+        """Start the proxy on the modem (the factories call this)."""
+        self._register()
+        try:
+            lines = self._modem.command(self._open_cmd, self.timeout_ms)
+        except BaseException as e:
+            raise self._failed(e)
+        self._opened(lines)
+
+    def close(self) -> None:
+        """Stop the proxy on the modem; safe to call twice. Queued received data stays readable."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            for line in self._modem.command(self._close_cmd, self.timeout_ms):
+                self._urc(line)
+        finally:
+            self.closed = True
+            self._release()
+
+    def _urc(self, line: str) -> None:
+        if line.endswith('"disconnected"') or line.endswith('"stopped"'):
+            self._gone(info_ints(line[: line.rfind(",")])[0])
 
     # --- application interface
 
@@ -170,10 +241,6 @@ class Connection:
 
     def __exit__(self, *exc: "Any") -> None:
         self.close()
-
-    def close(self) -> None:
-        """Close the connection on the modem; safe to call twice."""
-        raise NotImplementedError
 
 
 def timeout(what: str, timeout_ms: int) -> OSError:

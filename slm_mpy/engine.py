@@ -87,6 +87,8 @@ class Engine:
         self._code: "int | None" = None
         self._marker: "str | None" = None  # finals before this info line are stale
         self._desync = False
+        self._busy: "str | None" = None  # command begun and not finished
+        self._next_dm: "Any" = None
         # Data mode.
         self.dm_sink: "Any" = None
         self.dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
@@ -176,51 +178,72 @@ class Engine:
     # ------------------------------------------------------------------ commands
 
     def command(self, cmd: str, timeout_ms: int, datamode: "Any" = None) -> "list[str]":
-        """Layer API: send an already checked command; ``datamode`` enters data mode on OK."""
+        """Layer API: send an already checked command and wait for its result.
+
+        ``datamode`` is the connection that takes the raw bytes if ``OK`` enters data mode.
+        """
+        self.begin(cmd, datamode)
+        start = ticks_ms()
+        while True:
+            lines = self.finish()
+            if lines is not None:
+                return lines
+            if not self.poll():
+                left = timeout_ms - ticks_diff(ticks_ms(), start)
+                if left <= 0:
+                    raise self.abandon(timeout_ms)
+                self.transport.wait(left if left < 20 else 20)
+
+    def begin(self, cmd: str, datamode: "Any" = None) -> None:
+        """Non-blocking half of :meth:`command`: write ``cmd``; then poll and call ``finish``."""
         if self._polling:
             raise OSError(EBUSY, "command %r sent from a URC callback" % cmd)
-        if self._cmd is not None:
-            raise OSError(EBUSY, "command %r pending" % self._cmd)
+        if self._busy:
+            raise OSError(EBUSY, "command %r pending" % self._busy)
         if self.state == DATAMODE:
             raise OSError(EBUSY, "modem is in data mode")
+        self._busy = cmd
+        self._next_dm = datamode
         if self._desync:
-            self._resync(timeout_ms)
-        return self._exchange(cmd, timeout_ms, datamode, None)
+            # A command timed out earlier, so its reply may still come. SLM answers commands
+            # in order: finals that arrive before the probe's own information line are stale.
+            self._send("AT#XSLMVER", None, "#XSLMVER")
+        else:
+            self._send(cmd, datamode, None)
 
-    def _resync(self, timeout_ms: int) -> None:
-        # A command timed out earlier, so its reply may still come. SLM answers commands in
-        # order, so finals that arrive before the probe's own information line are stale.
-        self._exchange("AT#XSLMVER", timeout_ms, None, "#XSLMVER")
-        self._desync = False
-
-    def _exchange(self, cmd: str, timeout_ms: int, datamode: "Any", marker: "str | None") -> "list[str]":
+    def _send(self, cmd: str, datamode: "Any", marker: "str | None") -> None:
         i = 2
         n = len(cmd)
         while i < n and cmd[i] not in "=?":
             i += 1
         self._cmd_prefix = cmd[2:i]
-        lines: "list[str]" = []
-        self._lines = lines
+        self._lines = []
         self._final = None
         self._code = None
         self._marker = marker
         self._cmd_dm = datamode
         self._cmd = cmd
         try:
-            self.write(cmd.encode() + b"\r\n", timeout_ms)
-            start = ticks_ms()
-            while self._final is None:
-                if not self.poll():
-                    left = timeout_ms - ticks_diff(ticks_ms(), start)
-                    if left <= 0:
-                        self._desync = True
-                        raise timeout_error(self._timeout_text(cmd, timeout_ms))
-                    self.transport.wait(min(left, 20))
-        finally:
+            self.write(cmd.encode() + b"\r\n")
+        except BaseException:
             self._cmd = None
-            self._cmd_dm = None
-            self._marker = None
+            self._busy = None
+            self._desync = True
+            raise
+
+    def finish(self) -> "list[str] | None":
+        """The pending command's information lines once it ended, else None; raises its error."""
         final = self._final
+        if final is None:
+            return None
+        cmd = self._busy or ""
+        if self._desync and final == "OK" and cmd:
+            self._desync = False
+            self._send(cmd, self._next_dm, None)  # probe done: now the real command
+            return None
+        self._busy = None
+        self._cmd_dm = None
+        lines = self._lines
         if final == "OK":
             return lines
         if final == "Ready":
@@ -228,6 +251,16 @@ class Engine:
             self._desync = True
             raise ModemReset("modem rebooted during %s" % cmd)
         raise ATError(final, self._code, cmd, lines)
+
+    def abandon(self, timeout_ms: int) -> OSError:
+        """Give up on the pending command (timeout); its late reply will be recognised."""
+        cmd = self._busy or ""
+        self._cmd = None
+        self._busy = None
+        self._cmd_dm = None
+        self._marker = None
+        self._desync = True
+        return timeout_error(self._timeout_text(cmd, timeout_ms))
 
     def _timeout_text(self, cmd: str, timeout_ms: int) -> str:
         if self.state == PAYLOAD and self.ring.room() == 0:

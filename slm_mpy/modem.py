@@ -6,7 +6,7 @@ never pays RAM for the UDP code.
 
 from .connection import info_ints
 from .engine import Engine
-from .errors import EBUSY
+from .errors import EBUSY, EHOSTUNREACH, ATError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,29 +50,58 @@ class SLM(Engine):
         """Connect the modem's TCP proxy (TLS with ``sec_tag``); returns a ``TCPClient``."""
         from .tcp import TCPClient
 
+        c = TCPClient(self, host, port, sec_tag, peer_verify, hostname_verify, ipv6, **kw)
         self._free_slot(self.tcp, "TCP")
-        return TCPClient(self, host, port, sec_tag, peer_verify, hostname_verify, ipv6, **kw)
+        c.open()
+        return c
 
     def tcp_server(self, port: int, sec_tag: "int | None" = None, ipv6: bool = False, **kw: "Any") -> "Any":
         """Start the modem's TCP server; returns a ``TCPServer``."""
         from .tcp import TCPServer
 
+        c = TCPServer(self, port, sec_tag, ipv6, **kw)
         self._free_slot(self.tcp, "TCP")
-        return TCPServer(self, port, sec_tag, ipv6, **kw)
+        c.open()
+        return c
 
     def udp_client(self, host: str, port: int, sec_tag: "int | None" = None, use_dtls_cid: "int | None" = None, peer_verify: int = 2, hostname_verify: int = 1, ipv6: bool = False, **kw: "Any") -> "Any":
         """Open the modem's connected UDP socket (DTLS with ``sec_tag``); returns a ``UDPClient``."""
         from .udp import UDPClient
 
+        c = UDPClient(self, host, port, sec_tag, use_dtls_cid, peer_verify, hostname_verify, ipv6, **kw)
         self._free_slot(self.udp, "UDP")
-        return UDPClient(self, host, port, sec_tag, use_dtls_cid, peer_verify, hostname_verify, ipv6, **kw)
+        c.open()
+        return c
 
     def udp_server(self, port: int, ipv6: bool = False, **kw: "Any") -> "Any":
         """Start the modem's UDP server; returns a ``UDPServer``."""
         from .udp import UDPServer
 
+        c = UDPServer(self, port, ipv6, **kw)
         self._free_slot(self.udp, "UDP")
-        return UDPServer(self, port, ipv6, **kw)
+        c.open()
+        return c
+
+    def resolve(self, host: str, family: int = 0) -> "list[str]":
+        """DNS lookup through the modem (``AT#XGETADDRINFO``); family 0 any, 1 IPv4, 2 IPv6.
+
+        Returns the addresses as strings; raises ``OSError(EHOSTUNREACH)`` if the name
+        does not resolve.
+        """
+        from .connection import check_host, check_int
+
+        check_host(host)
+        check_int("family", family, 0, 2)
+        cmd = 'AT#XGETADDRINFO="%s"' % host + (",%d" % family if family else "")
+        try:
+            lines = self.command(cmd, 30000)
+        except ATError as e:
+            why = e.lines[0].split('"')[1] if e.lines and '"' in e.lines[0] else e.line
+            raise OSError(EHOSTUNREACH, "cannot resolve %r: %s" % (host, why))
+        for line in lines:
+            if line.startswith("#XGETADDRINFO:"):
+                return line.split('"')[1].split()
+        return []
 
     # --- read forms, parsed
 

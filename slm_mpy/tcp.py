@@ -5,8 +5,8 @@ SLM runs one TCP proxy at a time, client or server. Create these objects through
 """
 
 from .compat import ticks_diff, ticks_ms
-from .connection import Connection, check_host, check_int, connect_error, info_ints, timeout
-from .errors import ATError, ENOTCONN
+from .connection import Connection, check_host, check_int, info_ints, timeout
+from .errors import ENOTCONN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 class _TCP(Connection):
     _SEND = "AT#XTCPSEND"
+    _prefix = "#XTCPCLI"
+    _close_cmd = "AT#XTCPCLI=0"
 
     def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
@@ -58,12 +60,6 @@ class _TCP(Connection):
                 return b""
         return rx.take_bytes(n)
 
-    def _release(self, prefix: str) -> None:
-        modem = self._modem
-        if modem.tcp is self:
-            modem.tcp = None
-            modem.route(prefix, None)
-
 
 class TCPClient(_TCP):
     """A TCP (or TLS, with ``sec_tag``) connection made by the modem.
@@ -98,37 +94,10 @@ class TCPClient(_TCP):
         if sec_tag is not None:
             cmd += ",%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), peer_verify, hostname_verify)
         super().__init__(modem, rx_size, timeout_ms)
-        self.host = host
+        self.host = self._host = host
         self.port = port
-        self.handle = -1
-        modem.tcp = self  # data may arrive before the OK
-        modem.route("#XTCPCLI", self._urc)
-        try:
-            lines = modem.command(cmd, timeout_ms)
-        except ATError as e:
-            self._release("#XTCPCLI")
-            raise connect_error(e, "TCP connect to %s:%d" % (host, port), host)
-        except BaseException:
-            self._release("#XTCPCLI")
-            raise
-        for line in lines:
-            if line.endswith('"connected"'):
-                self.handle = info_ints(line[: line.rfind(",")])[0]
-
-    def _urc(self, line: str) -> None:
-        if line.endswith('"disconnected"'):
-            self._gone(info_ints(line[: line.rfind(",")])[0])
-
-    def close(self) -> None:
-        """Disconnect (``AT#XTCPCLI=0``); buffered received data stays readable."""
-        if self._released:
-            return
-        self._released = True
-        try:
-            self._modem.command("AT#XTCPCLI=0", self.timeout_ms)
-        finally:
-            self.closed = True
-            self._release("#XTCPCLI")
+        self._open_cmd = cmd
+        self._what = "TCP connect to %s:%d" % (host, port)
 
 
 class TCPServer(_TCP):
@@ -142,6 +111,9 @@ class TCPServer(_TCP):
         srv.hangup()
         srv.close()
     """
+
+    _prefix = "#XTCPSVR"
+    _close_cmd = "AT#XTCPSVR=0"
 
     def __init__(
         self,
@@ -159,25 +131,14 @@ class TCPServer(_TCP):
         super().__init__(modem, rx_size, timeout_ms)
         self.port = port
         self.peer: "str | None" = None  # IP of the connected peer
-        self.listening = False
-        self.handle = -1
         self._peers = 0  # connections announced and not yet accept()ed
-        modem.tcp = self
-        modem.route("#XTCPSVR", self._urc)
-        try:
-            lines = modem.command(cmd, timeout_ms)
-        except ATError as e:
-            self._release("#XTCPSVR")
-            raise connect_error(e, "TCP server on port %d" % port, "")
-        except BaseException:
-            self._release("#XTCPSVR")
-            raise
-        for line in lines:
-            if line.endswith('"started"'):
-                self.handle = info_ints(line[: line.rfind(",")])[0]
-                self.listening = True
-            else:
-                self._urc(line)
+        self._open_cmd = cmd
+        self._what = "TCP server on port %d" % port
+
+    @property
+    def listening(self) -> bool:
+        """True while the server runs on the modem."""
+        return self.handle >= 0 and not self._released
 
     def _urc(self, line: str) -> None:
         if line.endswith('","connected"'):
@@ -189,7 +150,7 @@ class TCPServer(_TCP):
             self.peer = None
             self._gone(info_ints(line[: line.rfind(",")])[0])
         elif line.endswith('"stopped"'):
-            self.listening = False
+            self.handle = -1
             self.peer = None
             self._gone(info_ints(line[: line.rfind(",")])[0])
 
@@ -221,16 +182,3 @@ class TCPServer(_TCP):
                 self._urc(line)
         self.peer = None
         self.closed = True
-
-    def close(self) -> None:
-        """Stop the server (``AT#XTCPSVR=0``)."""
-        if self._released:
-            return
-        self._released = True
-        try:
-            for line in self._modem.command("AT#XTCPSVR=0", self.timeout_ms):
-                self._urc(line)
-        finally:
-            self.listening = False
-            self.closed = True
-            self._release("#XTCPSVR")

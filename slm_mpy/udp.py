@@ -6,8 +6,8 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 """
 
 from .compat import ticks_diff, ticks_ms
-from .connection import Connection, check_host, check_int, connect_error, info_ints, timeout
-from .errors import EMSGSIZE, ATError
+from .connection import Connection, check_host, check_int, timeout
+from .errors import EMSGSIZE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,43 +135,6 @@ class _UDP(Connection):
         self._addrs.pop(0)
         return size
 
-    def _release(self, prefix: str) -> None:
-        modem = self._modem
-        if modem.udp is self:
-            modem.udp = None
-            modem.route(prefix, None)
-
-    def _urc(self, line: str) -> None:
-        if line.endswith('"disconnected"') or line.endswith('"stopped"'):
-            self._gone(info_ints(line[: line.rfind(",")])[0])
-
-    def _stop(self, cmd: str, prefix: str) -> None:
-        if self._released:
-            return
-        self._released = True
-        try:
-            self._modem.command(cmd, self.timeout_ms)
-        finally:
-            self.closed = True
-            self._release(prefix)
-
-    def _start(self, cmd: str, prefix: str, what: str, host: str) -> int:
-        modem = self._modem
-        modem.udp = self
-        modem.route(prefix, self._urc)
-        try:
-            lines = modem.command(cmd, self.timeout_ms)
-        except ATError as e:
-            self._release(prefix)
-            raise connect_error(e, what, host)
-        except BaseException:
-            self._release(prefix)
-            raise
-        for line in lines:
-            if line.endswith('"connected"') or line.endswith('"started"'):
-                return info_ints(line[: line.rfind(",")])[0]
-        return -1
-
 
 class UDPClient(_UDP):
     """A connected UDP (or DTLS, with ``sec_tag``) socket on the modem.
@@ -183,6 +146,9 @@ class UDPClient(_UDP):
         print(u.recv(1500, timeout_ms=5000))
         u.close()
     """
+
+    _prefix = "#XUDPCLI"
+    _close_cmd = "AT#XUDPCLI=0"
 
     def __init__(
         self,
@@ -208,13 +174,10 @@ class UDPClient(_UDP):
         elif use_dtls_cid is not None:
             raise ValueError("use_dtls_cid needs a sec_tag (DTLS)")
         super().__init__(modem, rx_size, timeout_ms)
-        self.host = host
+        self.host = self._host = host
         self.port = port
-        self.handle = self._start(cmd, "#XUDPCLI", "UDP connect to %s:%d" % (host, port), host)
-
-    def close(self) -> None:
-        """Close the UDP client (``AT#XUDPCLI=0``)."""
-        self._stop("AT#XUDPCLI=0", "#XUDPCLI")
+        self._open_cmd = cmd
+        self._what = "UDP connect to %s:%d" % (host, port)
 
 
 class UDPServer(_UDP):
@@ -227,12 +190,12 @@ class UDPServer(_UDP):
         us.send(data)
     """
 
+    _prefix = "#XUDPSVR"
+    _close_cmd = "AT#XUDPSVR=0"
+
     def __init__(self, modem: "Any", port: int, ipv6: bool = False, rx_size: int = 4096, timeout_ms: int = 30000) -> None:
         check_int("port", port, 0, 65535)
         super().__init__(modem, rx_size, timeout_ms)
         self.port = port
-        self.handle = self._start("AT#XUDPSVR=%d,%d" % (2 if ipv6 else 1, port), "#XUDPSVR", "UDP server on port %d" % port, "")
-
-    def close(self) -> None:
-        """Stop the UDP server (``AT#XUDPSVR=0``)."""
-        self._stop("AT#XUDPSVR=0", "#XUDPSVR")
+        self._open_cmd = "AT#XUDPSVR=%d,%d" % (2 if ipv6 else 1, port)
+        self._what = "UDP server on port %d" % port
