@@ -149,7 +149,9 @@ class Outcome:
     text: str
 
 
-def run_pytest(tmp_path: Path, modules: Dict[str, str]) -> "tuple[subprocess.CompletedProcess[str], Dict[str, Outcome]]":
+def run_pytest(
+    tmp_path: Path, modules: Dict[str, str], *args: str
+) -> "tuple[subprocess.CompletedProcess[str], Dict[str, Outcome]]":
     tests = tmp_path / "unix_port_tests"
     tests.mkdir()
     for name, source in modules.items():
@@ -173,7 +175,7 @@ def run_pytest(tmp_path: Path, modules: Dict[str, str]) -> "tuple[subprocess.Com
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tools.mpy_pytest", "-p", "no:cacheprovider",
          "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path),
-         f"--junitxml={junit}", "-q", "unix_port_tests"],
+         f"--junitxml={junit}", "-q", *args, "unix_port_tests"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     outcomes: Dict[str, Outcome] = {}
@@ -259,6 +261,12 @@ def test_simulator_per_args_line_shared_by_the_module(tmp_path: Path) -> None:
     assert sorted(records.values()) == ["--fw 2.6 --baud 0 --fragment", "--fw 3.1 --baud 0"]
     for pid in records:
         assert not _alive(pid), f"simulator {pid} still running"
+
+
+def test_keyword_and_marker_selection(tmp_path: Path) -> None:
+    proc, got = run_pytest(tmp_path, {"test_meta_basic.py": BASIC_MODULE}, "-k", "passes and unix", "-m", "unix_port")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(got) == ["test_async_passes", "test_passes"], proc.stdout
 
 
 def _alive(pid: int) -> bool:

@@ -352,22 +352,24 @@ class UnixPortModule(pytest.File):
                 yield UnixPortItem.from_parent(
                     self,
                     name=function if args is None else f"{function}[{args}]",
-                    function=function,
+                    func_name=function,
                     is_async=is_async,
                     sim_args=args,
-                    timeout=timeout,
+                    time_limit=timeout,
                 )
 
 
 class UnixPortItem(pytest.Item):
+    # Attribute names avoid `function`: pytest's -k matching treats item.function
+    # as a Python function object.
     def __init__(
-        self, *, function: str, is_async: bool, sim_args: Optional[str], timeout: float, **kwargs: Any
+        self, *, func_name: str, is_async: bool, sim_args: Optional[str], time_limit: float, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.function = function
+        self.func_name = func_name
         self.is_async = is_async
         self.sim_args = sim_args
-        self.timeout = timeout
+        self.time_limit = time_limit
         self.add_marker("unix_port")
 
     @property
@@ -395,7 +397,7 @@ class UnixPortItem(pytest.Item):
             extra.update(sim.env)
         env.update(extra)
 
-        command = [state.micropython, "-X", f"heapsize={HEAPSIZE}", str(RUNNER), self.path.stem, self.function]
+        command = [state.micropython, "-X", f"heapsize={HEAPSIZE}", str(RUNNER), self.path.stem, self.func_name]
         if self.is_async:
             command.append("async")
         repro = " ".join(
@@ -405,13 +407,13 @@ class UnixPortItem(pytest.Item):
             proc = subprocess.run(
                 command, env=env, cwd=self.path.parent,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                timeout=self.timeout,
+                timeout=self.time_limit,
             )
         except subprocess.TimeoutExpired as exc:
             output = (exc.output or b"").decode("utf-8", "replace")
             self._attach_sim(sim)
             raise UnixPortTestFailed(
-                f"timed out after {self.timeout:g} s (the process was killed; "
+                f"timed out after {self.time_limit:g} s (the process was killed; "
                 f"raise it with a '# timeout: <seconds>' line in the module)\n"
                 f"{self._section('output', output)}{self._section('reproduce', repro)}"
             ) from None
