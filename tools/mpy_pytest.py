@@ -41,7 +41,8 @@ MicroPython has no ``os.environ``; test code reads variables with
   ``slm_sim.peers.start_echo_peers()`` and stopped at the end. While
   ``slm_sim.peers`` does not exist yet the variables are absent and a warning
   says so.
-* ``SLM_SIM_PORT``, ``SLM_SIM_CONTROL_PORT``: only in modules with a
+* ``SLM_SIM_PORT``, ``SLM_SIM_CONTROL_PORT``, ``SLM_SIM_ARGS`` (the header's
+  arguments, so a test can scale itself to the profile): only in modules with a
   ``# slm_sim:`` header (below).
 
 Header comments
@@ -235,7 +236,11 @@ class SimProcess:
 
     @property
     def env(self) -> Dict[str, str]:
-        return {"SLM_SIM_PORT": str(self.port), "SLM_SIM_CONTROL_PORT": str(self.control_port)}
+        return {
+            "SLM_SIM_PORT": str(self.port),
+            "SLM_SIM_CONTROL_PORT": str(self.control_port),
+            "SLM_SIM_ARGS": self.args,
+        }
 
     def tail(self) -> str:
         lines = list(self._out.lines) + list(self._err.lines)
