@@ -5,6 +5,11 @@ holds a trailing ``+`` or ``++`` back and flushes it as data when its inactivity
 so the sender cuts the payload after the second ``+`` of every run, waits out that timer, and
 goes on: the modem never sees three ``+`` in one flush. Pauses happen only where the payload
 needs them.
+
+The whole data-mode exchange (enter, stream, cut, pause, ``+++``, wait for ``#XDATAMODE``) is
+one generator, :func:`datamode_steps`. It does every write and every decision itself and yields
+only to say what it waits for; a caller supplies the waiting. :func:`send_datamode` drives it
+with blocking waits, ``slm_mpy.aio`` with ``await`` so other tasks run during the pauses.
 """
 
 from .compat import ticks_diff, ticks_ms
@@ -12,12 +17,17 @@ from .errors import EMSGSIZE, ENOTCONN, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 STRING_MAX = 1024  # SLM's limit for AT#XTCPSEND="..." / AT#XUDPSEND="..."
 DATAMODE_BUFFER = 4096  # SLM's data-mode buffer: the largest UDP datagram it can send
 _CHUNK = 1024
 _PLUS = 43
+_DATAMODE = 3  # engine.DATAMODE (not imported: the engine module stays out of this one)
+
+# What datamode_steps yields (besides a positive pause in ms):
+READY = 0  # a piece went out; nothing to wait for (an async driver lets other tasks run)
+WAIT = -1  # waiting for the modem: poll, and if nothing arrived wait a little
 
 
 def string_safe(data: "Any") -> bool:
@@ -25,13 +35,22 @@ def string_safe(data: "Any") -> bool:
     return 0 < len(data) <= STRING_MAX and min(data) > 31 and max(data) < 127 and data.find(b'"') < 0
 
 
-def send_string(modem: "Any", cmd: str, data: "Any", timeout_ms: int) -> int:
-    """``AT#X...SEND="<text>"``; returns the byte count the modem reports."""
-    lines = modem.command('%s="%s"' % (cmd, str(data, "ascii")), timeout_ms)
+def string_command(cmd: str, data: "Any") -> str:
+    """The command that sends string-safe ``data``: ``AT#X...SEND="<text>"``."""
+    return '%s="%s"' % (cmd, str(data, "ascii"))
+
+
+def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
+    """The byte count the modem reports in the reply ``lines`` to ``string_command`` (else n)."""
     for line in lines:
         if line.startswith(cmd[2:] + ":"):
             return int(line[line.find(":") + 1 :])
-    return len(data)
+    return n
+
+
+def send_string(modem: "Any", cmd: str, data: "Any", timeout_ms: int) -> int:
+    """``AT#X...SEND="<text>"``; returns the byte count the modem reports."""
+    return string_sent(cmd, modem.command(string_command(cmd, data), timeout_ms), len(data))
 
 
 def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, timeout_ms: int) -> int:
@@ -41,6 +60,27 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
     must fit SLM's 4096-byte buffer (``ValueError``/``OSError(EMSGSIZE)`` otherwise).
     Returns ``len(data)``; raises ``OSError`` if the connection is lost meanwhile.
     """
+    try:
+        for step in datamode_steps(modem, cmd, conn, data, udp, timeout_ms):
+            if step > 0:
+                pause(modem, step)
+            elif step == WAIT and not modem.poll():
+                modem.transport.wait(10)
+    except BaseException:
+        abort(modem)
+        raise
+    return len(data)
+
+
+def datamode_steps(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, timeout_ms: int) -> "Iterator[int]":
+    """Send ``data`` in data mode, yielding what to wait for before it can go on.
+
+    Yields a pause in ms (> 0: flush the UART, then stay silent that long while receiving),
+    ``READY`` (a piece was written; nothing to wait for) or ``WAIT`` (poll the modem, wait a
+    little if nothing arrived). Deadlines are checked here. Ends when all of ``data`` was
+    handed to the modem and data mode was left cleanly; raises like :func:`send_datamode`.
+    A driver that stops early must call :func:`abort`.
+    """
     n = len(data)
     if udp:
         if n > DATAMODE_BUFFER:
@@ -49,11 +89,55 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
             raise ValueError("SLM cannot send a binary UDP datagram containing '+++' (it ends data mode)")
     mv = memoryview(data)
     off = 0
-    pause = modem.datamode_pause_ms()  # asked before data mode: no commands inside it
+    gap = modem.datamode_pause_ms()  # asked before data mode: no commands inside it
     while True:
-        modem.command(cmd, timeout_ms, conn)  # OK: the engine is now in data mode
-        off, plus = _stream(modem, data, mv, off, pause, timeout_ms)
-        result = _leave(modem, plus, pause, timeout_ms)
+        # Enter data mode: after OK the engine routes raw downlink bytes to conn.
+        modem.begin(cmd, conn)
+        start = ticks_ms()
+        while modem.finish() is None:
+            if ticks_diff(ticks_ms(), start) > timeout_ms:
+                raise modem.abandon(timeout_ms)
+            yield WAIT
+        # Stream data[off:] until done or the modem signals the end of data mode.
+        plus = 0  # '+' bytes at the end of what SLM has not flushed yet
+        while off < n:
+            if modem.dm_quit or modem.dm_result is not None:
+                break
+            end = off + _CHUNK
+            if end > n:
+                end = n
+            lead = 0
+            while lead < 3 and off + lead < n and data[off + lead] == _PLUS:
+                lead += 1
+            if plus and plus + lead >= 3:
+                yield gap
+                plus = 0
+            # A "+++" starting in this piece (or straddling its end): stop after its second '+'.
+            j = data.find(b"+++", off, end + 2 if end + 2 < n else n)
+            cut = j >= 0
+            if cut:
+                end = j + 2
+            modem.write(mv[off:end], timeout_ms)
+            plus = 0
+            while plus < 2 and end - plus > off and data[end - plus - 1] == _PLUS:
+                plus += 1
+            off = end
+            if cut:
+                yield gap
+                plus = 0
+            elif not udp:
+                yield READY  # a UDP datagram must reach SLM without a gap: no yield there
+        # Leave: the terminator (apart from our trailing '+'), then wait for #XDATAMODE: <n>.
+        if plus:
+            yield gap
+        modem.write(b"+++", timeout_ms)
+        start = ticks_ms()
+        while modem.dm_result is None:
+            if ticks_diff(ticks_ms(), start) > timeout_ms:
+                modem.leave_datamode()
+                raise timeout_error("no #XDATAMODE after +++ in %d ms" % timeout_ms)
+            yield WAIT
+        result = int(modem.dm_result)
         if result != 0:
             conn.lost_in_datamode(result)
             raise OSError(
@@ -61,60 +145,12 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
                 "connection lost in data mode (#XDATAMODE: %d): %d of %d bytes handed to the modem" % (result, off, n),
             )
         if off >= n:
-            return n
+            return
         # The modem's "+++" was downlink data after all; carry on with the rest.
 
 
-def _stream(modem: "Any", data: "Any", mv: "Any", off: int, pause: int, timeout_ms: int) -> "tuple[int, int]":
-    # Write data[off:] until done or the modem signals the end of data mode; returns the new
-    # offset and how many '+' end what the modem may still hold back.
-    n = len(data)
-    plus = 0  # '+' bytes at the end of what SLM has not flushed yet
-    while off < n:
-        if modem.dm_quit or modem.dm_result is not None:
-            break
-        end = off + _CHUNK
-        if end > n:
-            end = n
-        lead = 0
-        while lead < 3 and off + lead < n and data[off + lead] == _PLUS:
-            lead += 1
-        if plus and plus + lead >= 3:
-            _pause(modem, pause)
-            plus = 0
-        # A "+++" starting in this piece (or straddling its end): stop after its second '+'.
-        j = data.find(b"+++", off, end + 2 if end + 2 < n else n)
-        cut = j >= 0
-        if cut:
-            end = j + 2
-        modem.write(mv[off:end], timeout_ms)
-        plus = 0
-        while plus < 2 and end - plus > off and data[end - plus - 1] == _PLUS:
-            plus += 1
-        off = end
-        if cut:
-            _pause(modem, pause)
-            plus = 0
-    return off, plus
-
-
-def _leave(modem: "Any", plus: int, pause: int, timeout_ms: int) -> int:
-    # Send the terminator and wait for #XDATAMODE: <n>.
-    if plus:
-        _pause(modem, pause)  # else our trailing '+' would join the "+++"
-    modem.write(b"+++", timeout_ms)
-    start = ticks_ms()
-    while modem.dm_result is None:
-        if not modem.poll():
-            if ticks_diff(ticks_ms(), start) > timeout_ms:
-                modem.leave_datamode()
-                raise timeout_error("no #XDATAMODE after +++ in %d ms" % timeout_ms)
-            modem.transport.wait(10)
-    return int(modem.dm_result)
-
-
-def _pause(modem: "Any", ms: int) -> None:
-    # Let SLM's inactivity timer flush what it holds; keep receiving meanwhile.
+def pause(modem: "Any", ms: int) -> None:
+    """Let SLM's inactivity timer flush what it holds; keep receiving meanwhile."""
     modem.transport.flush()
     start = ticks_ms()
     while True:
@@ -123,3 +159,19 @@ def _pause(modem: "Any", ms: int) -> None:
             return
         if not modem.poll():
             modem.transport.wait(left)
+
+
+def abort(modem: "Any") -> None:
+    """Clean up after a data-mode send stopped half-way (exception, task cancelled).
+
+    In data mode: send the terminator and forget data mode (the next command resynchronises).
+    Still entering it: give up on the pending command. Otherwise nothing is left to do.
+    """
+    if modem.state == _DATAMODE:
+        modem.transport.flush()
+        try:
+            modem.write(b"+++", 1000)
+        finally:
+            modem.leave_datamode()
+    elif getattr(modem, "_busy", None):
+        modem.abandon(0)
