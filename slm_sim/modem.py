@@ -179,8 +179,8 @@ class Modem:
         """A notification from the modem: forwarded only in command mode."""
         if self.datamode.mode is not Mode.COMMAND:
             return
-        self.uart.write(b"\r\n")
-        self.uart.write(text.encode("latin-1") + b"\r\n")
+        # The firmware writes "\r\n" and the notification separately; one write here.
+        self.uart.write(b"\r\n" + text.encode("latin-1") + b"\r\n")
 
     def record_params(self, params: Dict[str, Any]) -> None:
         """Remember the validated parameters of the last proxy command (TLS knobs etc.)."""

@@ -319,8 +319,10 @@ class TcpProxy:
         if worker.stopping:
             return False
         if not self.modem.datamode.in_datamode():
-            if not self.modem.uart.write(f"\r\n#XTCPDATA: {len(data)}\r\n".encode()):
-                return False
+            # The firmware uses two writes (header, then payload); another thread
+            # could slip in between, but only after a rare preemption. One write
+            # keeps the length-prefixed frame intact.
+            data = f"\r\n#XTCPDATA: {len(data)}\r\n".encode() + data
         return self.modem.uart.write(data)
 
     def _drain(self, worker: Worker, sock: socket.socket) -> Optional[int]:

@@ -315,7 +315,8 @@ class UdpProxy:
                             self.remote = sender
                         net_delay(self.modem.config.net_delay_ms)
                         if not self.modem.datamode.in_datamode():
-                            self.modem.uart.write(self._header(len(data), sender).encode())
+                            # Header and payload as one write (see TcpProxy._deliver).
+                            data = self._header(len(data), sender).encode() + data
                         self.modem.uart.write(data)
                 if CLOSE in events:
                     result = 0

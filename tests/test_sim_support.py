@@ -26,6 +26,7 @@ OK = b"\r\nOK\r\n"
 ERROR = b"\r\nERROR\r\n"
 READY = b"Ready\r\n"
 _FINAL = re.compile(rb"\r\n(OK|ERROR|\+CME ERROR: \d+|\+CMS ERROR: \d+)\r\n")
+DATA_HEADER = re.compile(rb'\r\n#X(?:TCP|UDP)DATA: (\d+)(?:,"[^"]*",\d+)?\r\n')
 
 
 class Host:
@@ -99,6 +100,50 @@ class Host:
             command = command.encode("latin-1")
         self.send(command + b"\r\n")
         return self.read_final(timeout)
+
+    def at_data(self, command: str | bytes, total: int, timeout: float = 5.0) -> tuple:
+        """Send a command whose effect comes back as data URCs (e.g. an echo).
+
+        The data URCs (header + payload) may arrive anywhere, even between the
+        information line and OK, as on the real device. Returns ``(lines,
+        payload)``: the response lines without the data URCs, and the payloads
+        joined (at least ``total`` bytes).
+        """
+        if isinstance(command, str):
+            command = command.encode("latin-1")
+        self.send(command + b"\r\n")
+        return self.collect(total, want_final=True, timeout=timeout)
+
+    def collect(self, total: int, want_final: bool = False, timeout: float = 5.0) -> tuple:
+        """Read data URCs until ``total`` payload bytes (and a final result if asked)."""
+        deadline = time.monotonic() + timeout
+        lines = bytearray()
+        payload = bytearray()
+        final = not want_final
+        while not (final and len(payload) >= total):
+            header = DATA_HEADER.match(self.buf)
+            if header:
+                size = int(header.group(1))
+                assert 0 < size <= 2048, header.group(0)
+                if len(self.buf) >= header.end() + size:
+                    payload += self.buf[header.end():header.end() + size]
+                    del self.buf[:header.end() + size]
+                    continue
+            elif self.buf.startswith(b"\r\n"):
+                end = self.buf.find(b"\r\n", 2)
+                if end >= 0 and not self.buf.startswith(b"\r\n#XTCPDATA") \
+                        and not self.buf.startswith(b"\r\n#XUDPDATA"):
+                    line = bytes(self.buf[:end + 2])
+                    del self.buf[:end + 2]
+                    lines += line
+                    final = final or bool(_FINAL.fullmatch(line))
+                    continue
+            elif self.buf:
+                raise AssertionError(f"unexpected bytes {bytes(self.buf)!r}")
+            if not self._fill(deadline):
+                raise AssertionError(f"timeout: lines {bytes(lines)!r}, payload {len(payload)} "
+                                     f"bytes, buffered {bytes(self.buf)!r}")
+        return bytes(lines), bytes(payload)
 
     def drain(self, quiet: float = 0.15, limit: float = 3.0) -> bytes:
         """Read until nothing arrived for ``quiet`` seconds (for "nothing more comes")."""
