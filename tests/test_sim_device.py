@@ -105,8 +105,7 @@ def test_datactrl_forms(make_sim, fw):
 
 def test_datactrl_minimum_follows_baud(make_sim):
     sim = make_sim(baud=115200)
-    from test_sim_support import boot
-    host = boot(sim)
+    host = make_sim.connect(sim)
     # 256*10*1000/115200 + 10 = 32 ms (§4.2).
     assert host.at("AT#XDATACTRL?") == b"\r\n#XDATACTRL: 0,32\r\n\r\nOK\r\n"
     assert host.at("AT#XDATACTRL=31") == ERROR

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_sim_support import ERROR, OK, READY, FWS, boot, make_sim  # noqa: F401
+from test_sim_support import ERROR, OK, READY, FWS, make_sim  # noqa: F401
 
 
 @pytest.fixture(params=FWS)
@@ -12,9 +12,7 @@ def host(request, make_sim):
 
 
 def test_banner_is_ready_without_leading_crlf(make_sim):
-    sim = make_sim()
-    from test_sim_support import Host
-    host = Host(sim.connect_socketpair())
+    host = make_sim.connect(make_sim(), banner=False)
     assert host.read_exact(len(READY)) == b"Ready\r\n"
     assert host.drain() == b""
 

@@ -168,13 +168,6 @@ def wait_for(predicate, timeout: float = 3.0, what: str = "condition") -> None:
         time.sleep(0.005)
 
 
-def boot(sim: Simulator) -> Host:
-    """Connect a new modem and consume its banner."""
-    host = Host(sim.connect_socketpair())
-    host.expect(READY)
-    return host
-
-
 def attach(host: Host, cereg: Optional[int] = None) -> None:
     """AT+CFUN=1 and wait for the registration (with CEREG reporting on)."""
     assert host.at(f"AT+CEREG={cereg if cereg is not None else 1}") == OK
@@ -199,12 +192,18 @@ class SimFactory:
         self.sims.append(sim)
         return sim
 
-    def host(self, fw: str = "3.1", attached: bool = True, **options) -> Host:
-        """A booted (and by default attached) modem's host end."""
-        sim = self(fw=fw, **options)
-        host = boot(sim)
+    def connect(self, sim: Simulator, banner: bool = True) -> Host:
+        """A new modem on ``sim``; its host end is closed after the test."""
+        host = Host(sim.connect_socketpair())
         host.sim = sim  # type: ignore[attr-defined]
         self.hosts.append(host)
+        if banner:
+            host.expect(READY)
+        return host
+
+    def host(self, fw: str = "3.1", attached: bool = True, **options) -> Host:
+        """A booted (and by default attached) modem's host end."""
+        host = self.connect(self(fw=fw, **options))
         if attached:
             attach(host)
         return host
