@@ -41,13 +41,13 @@ class CommandLine:
 
     def __init__(self) -> None:
         self._buf = bytearray(MAX_CMD_LEN)
-        self._len = 0            # logical length; may exceed MAX_CMD_LEN (overflow)
-        self._inside_quotes = False
-        self._prev = 0           # like the firmware, survives across commands
+        self.reset()
 
     def reset(self) -> None:
         """Forget any partial line (reboot)."""
-        self.__init__()
+        self._len = 0            # logical length; may exceed MAX_CMD_LEN (overflow)
+        self._inside_quotes = False
+        self._prev = 0           # like the firmware, survives across commands
 
     @property
     def pending(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .config import SimConfig
 
@@ -124,7 +124,7 @@ class Faults:
         with self._lock:
             return self.rng.random()
 
-    def status(self) -> dict:
+    def status(self) -> Dict[str, Any]:
         with self._lock:
             return {
                 "drop_next": self.drop_next, "corrupt_next": self.corrupt_next,

@@ -40,13 +40,11 @@ _INTERLEAVE_WAIT = 0.02  # give a proxy thread with pending data time to slip it
 class Modem:
     """A modem bound to one host link. Create, then :meth:`start`; :meth:`close` ends it."""
 
-    def __init__(self, port: HostPort, config: SimConfig, index: int = 0,
-                 on_closed: Optional[Callable[["Modem"], None]] = None) -> None:
+    def __init__(self, port: HostPort, config: SimConfig, index: int = 0) -> None:
         config.validate()
         self.index = index
         self.config = config
         self.port = port
-        self._on_closed = on_closed
         seed = None if config.seed is None else config.seed + index
         self.faults = Faults(lambda: self.config, seed)
         self.uart = Uart(port, lambda: self.config, self.faults, self.request_reboot)
@@ -162,8 +160,6 @@ class Modem:
         finally:
             self.port.close()
             self._closed_event.set()
-            if self._on_closed is not None:
-                self._on_closed(self)
 
     # -- output ------------------------------------------------------------------
     def rsp_send(self, text: str) -> bool:

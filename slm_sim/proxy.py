@@ -9,7 +9,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import zerrno
 
@@ -23,9 +23,9 @@ SEC_TAG_MAX = 2 ** 31 - 1
 DNS_TIMEOUT = 3.0
 
 # <op> of the proxy commands and the Zephyr AF_* numbers printed in read responses.
-OP_FAMILY = {1: socket.AF_INET, 2: socket.AF_INET6}
-ZEPHYR_AF = {0: 0, socket.AF_INET: 1, socket.AF_INET6: 2}
-LOOPBACK = {socket.AF_INET: "127.0.0.1", socket.AF_INET6: "::1"}
+OP_FAMILY: Dict[int, int] = {1: socket.AF_INET, 2: socket.AF_INET6}
+ZEPHYR_AF: Dict[int, int] = {0: 0, socket.AF_INET: 1, socket.AF_INET6: 2}
+LOOPBACK: Dict[int, str] = {socket.AF_INET: "127.0.0.1", socket.AF_INET6: "::1"}
 
 
 class ResolveError(Exception):
@@ -63,12 +63,12 @@ def resolve(host: str, family: int) -> List[str]:
 
 
 def _host_resolve(host: str, family: int) -> List[str]:
-    result: List[object] = []
+    result: List[Union[List[str], ResolveError]] = []
 
     def work() -> None:
         try:
             infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
-            result.append([info[4][0] for info in infos])
+            result.append([str(info[4][0]) for info in infos])
         except socket.gaierror as exc:
             result.append(ResolveError(exc.errno if exc.errno and exc.errno < 0
                                        else zerrno.DNS_EAI_FAIL))
@@ -86,7 +86,7 @@ def _host_resolve(host: str, family: int) -> List[str]:
     if isinstance(outcome, ResolveError):
         raise outcome
     addresses: List[str] = []
-    for addr in outcome:  # type: ignore[union-attr]
+    for addr in outcome:
         if addr not in addresses:
             addresses.append(addr)
     if not addresses:
@@ -128,7 +128,7 @@ class ConnectFailed(Exception):
         self.code = code
 
 
-def peer_ip(sockaddr: Tuple) -> Tuple[str, int]:
+def peer_ip(sockaddr: Tuple[Any, ...]) -> Tuple[str, int]:
     """(ip, port) of a socket address, without IPv6 scope or flow info."""
     return str(sockaddr[0]).split("%")[0], int(sockaddr[1])
 

@@ -12,7 +12,7 @@ import logging
 import selectors
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from . import zerrno
 from .atcmd import AtCommand, CmdType
@@ -51,7 +51,7 @@ class TcpProxy:
         self.efd_handle = -1
         self.worker: Optional[Worker] = None
         self.local_port: Optional[int] = None
-        self.remote: Optional[tuple] = None
+        self.remote: Optional[Tuple[str, int]] = None
 
     # -- helpers -------------------------------------------------------------
     @property
