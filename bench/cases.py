@@ -361,7 +361,9 @@ def _where(err):
 
 
 def case_heaplock(kind, size, method, cap):
-    """Receive 64 frames under ``micropython.heap_lock()``: "ok", or where the driver allocated.
+    """Receive 16 KiB (at most 64 frames) under ``micropython.heap_lock()`` after a warm-up:
+    "ok", or where the driver allocated first. ``cap`` 0: the UART hands out one whole frame
+    per read (header and payload together, never split).
 
     heap_lock does not stop exception objects (they fall back to a preallocated one), so the
     collector-off ``gc.mem_alloc`` delta is reported as well.
@@ -370,7 +372,10 @@ def case_heaplock(kind, size, method, cap):
 
     size = int(size)
     cap = int(cap)
-    stream, _, payload = frames(kind, size)
+    stream, count, payload = frames(kind, size)
+    whole = cap == 0
+    if whole:  # exactly one whole frame per UART read
+        cap = len(stream) // count
     m, u, c = modem_for(kind, cap)
     u.load(stream, loop=True)
     _check_payload(c, method, payload)
@@ -393,7 +398,7 @@ def case_heaplock(kind, size, method, cap):
         micropython.heap_unlock()
     d = gc.mem_alloc() - a
     gc.enable()
-    result(case="heaplock", kind=kind, size=size, method=method, cap=int(cap), heap_lock=_where(err), alloc=d)
+    result(case="heaplock", kind=kind, size=size, method=method, cap=cap, whole_frames=whole, heap_lock=_where(err), alloc=d)
 
 
 # --------------------------------------------------------------------------- uplink
