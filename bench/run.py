@@ -187,6 +187,16 @@ def machine() -> Dict[str, Any]:
     }
 
 
+def revision(root: Path) -> str:
+    """The git commit of ``root`` and whether slm_mpy/ differs from it ("" outside git)."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "slm_mpy"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + (" + uncommitted changes in slm_mpy/" if dirty else "")
+
+
 # --------------------------------------------------------------------------- sections
 
 
@@ -317,6 +327,8 @@ def report(res: Dict[str, Any]) -> str:
         "slm_mpy benchmarks: MicroPython %s (unix port, %s, %s), -X heapsize=%s; %s, nproc %s"
         % (m["micropython"], m["micropython_build"], m["micropython_machine"], m["heap"], m["cpu"], m["nproc"])
     )
+    if res.get("revision"):
+        out.append("driver: %s at %s" % (res["driver"], res["revision"]))
     if "memuart" in res:
         u = res["memuart"]
         out.append("fake UART (bench/memuart.py): %.1f B allocated per readinto/write call, heap_lock: %s" % (u["alloc_per_call"], u["heap_lock"]))
@@ -493,7 +505,7 @@ def measure(only: Optional[Sequence[str]] = None, driver: Optional[Path] = None,
     if not (package / "__init__.py").is_file():
         raise BenchError("no slm_mpy package in %s" % root)
     names = list(only or list(SECTIONS) + ["ram"])
-    res: Dict[str, Any] = {"machine": machine(), "driver": str(root)}
+    res: Dict[str, Any] = {"machine": machine(), "driver": str(root), "revision": revision(root)}
     with tempfile.TemporaryDirectory(prefix="slm_bench_") as t:
         tmp = Path(t)
         mpy = build_mpy(package, tmp / "mpy")
