@@ -24,8 +24,8 @@ ticks_us = time.ticks_us
 ticks_diff = time.ticks_diff
 
 HOST = "192.0.2.1"
-TARGET_US = 150000
-REPEAT = 5
+TARGET_US = 100000
+REPEAT = 9
 ALLOC_KIB = 16  # payload received per allocation measurement...
 ALLOC_FRAMES = 64  # ...but no more frames than this (the collector is off meanwhile)
 APP_BUF = 2048  # the application's receive buffer (SLM's largest frame)
