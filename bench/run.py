@@ -298,7 +298,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: str = ""
         return "| " + " | ".join(c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)) + " |"
 
     sep = "|" + "|".join(("-" * (w + 1) + ":") if a == "r" else ("-" * (w + 2)) for w, a in zip(widths, align)) + "|"
-    return "\n".join([line(headers), sep] + [line(r) for r in rows])
+    # Blank lines around it: Markdown would take a following text line for one more row.
+    return "\n".join(["", line(headers), sep] + [line(r) for r in rows] + [""])
 
 
 def short_site(text: str, root: str) -> str:
@@ -328,9 +329,11 @@ def report(res: Dict[str, Any]) -> str:
         % (m["micropython"], m["micropython_build"], m["micropython_machine"], m["heap"], m["cpu"], m["nproc"])
     )
     if res.get("revision"):
+        out.append("")
         out.append("driver: %s at %s" % (res["driver"], res["revision"]))
     if "memuart" in res:
         u = res["memuart"]
+        out.append("")
         out.append("fake UART (bench/memuart.py): %.1f B allocated per readinto/write call, heap_lock: %s" % (u["alloc_per_call"], u["heap_lock"]))
     if "downlink" in res:
         out.append("")
@@ -485,7 +488,10 @@ def report(res: Dict[str, Any]) -> str:
             rows.append([name + ".py", s["source"], s["mpy"], p["modules"][key], q["modules"][key]])
         rows.append(["total", sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows), sum(r[4] for r in rows)])
         out.append(table(["module (import order)", "source B", ".mpy B", "RAM of import, .py", "RAM of import, .mpy"], rows, "lrrrr"))
-    return "\n".join(out)
+    text = "\n".join(out)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip("\n")
 
 
 SECTIONS: Dict[str, Callable[..., Any]] = {
