@@ -1,15 +1,15 @@
 """Shared set-up for the examples: open the modem's UART, wait for SLM, attach to LTE.
 
 On a board (Raspberry Pi Pico wired as in boards/rp2040_pico/README.md) the UART is
-UART1 with RTS/CTS. Under the unix port the examples run against the simulator instead:
+UART1 with RTS/CTS. Under the unix port (or CPython) the examples run against the simulator:
 set ``SLM_SIM_PORT`` to its port (``python -m slm_sim --listen tcp:127.0.0.1:0``), and the
 UART is a TCP connection to it. Copy this file to the board next to the example.
 """
 
 import os
-import time
 
 from slm_mpy import SLM
+from slm_mpy.compat import ticks_diff, ticks_ms  # time.ticks_ms where it exists (not CPython)
 
 
 def setting(name, default=None):
@@ -53,9 +53,9 @@ def open_modem(attach_timeout_ms=180000):
         state.append(cereg_stat(line))
     if state[-1] not in (1, 5):
         modem.at("AT+CFUN=1")
-    start = time.ticks_ms()
+    start = ticks_ms()
     while not state or state[-1] not in (1, 5):
-        if time.ticks_diff(time.ticks_ms(), start) > attach_timeout_ms:
+        if ticks_diff(ticks_ms(), start) > attach_timeout_ms:
             raise OSError(110, "no LTE registration in %d ms" % attach_timeout_ms)
         modem.poll()
         modem.transport.wait(50)

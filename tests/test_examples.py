@@ -1,4 +1,4 @@
-"""Real, unmodified clients over slm_mpy.socket, under the MicroPython unix port, through slm_sim.
+"""The example programs, run as a user would, through slm_sim: real clients, real servers.
 
 * MQTT: micropython-lib's ``umqtt.simple`` 1.3.4 (the PyPI sdist, fetched at test time and
   checked against a pinned SHA-256; never stored in the repository) talks to a real
@@ -6,9 +6,11 @@
   receive its own messages, disconnect. Skipped only when mosquitto is not installed
   (``.ci/run`` installs the Debian package).
 * HTTP: an HTTP/1.1 GET of a 64 KiB body from Python's ``http.server``, byte-exact (SHA-256).
+* asyncio: a UDP heartbeat during a 64 KiB TCP echo (slm_sim's echo peers), under the unix
+  port and under CPython's asyncio.
 
-The MicroPython side is the example programs themselves (``examples/mqtt_umqtt.py``,
-``examples/http_get.py``), so the examples and the README section that quotes them stay true.
+The programs run are ``examples/*.py`` themselves, under ``micropython -X heapsize=192K``,
+so the examples and the README section that quotes them stay true.
 """
 
 from __future__ import annotations
@@ -201,13 +203,18 @@ def sim(request: pytest.FixtureRequest) -> Iterator[SimProcess]:
 
 
 def run_example(micropython: str, sim: SimProcess, name: str, path: List[Path], env: Dict[str, str]) -> str:
+    """Run ``examples/<name>`` under ``micropython`` (or CPython: ``sys.executable``)."""
     full_env = dict(os.environ)
     full_env.update(env)
     full_env["SLM_SIM_PORT"] = str(sim.port)
     full_env["MICROPYPATH"] = ":".join([str(ROOT)] + [str(p) for p in path] + [".frozen"])
+    full_env["PYTHONPATH"] = str(ROOT)
+    command = [micropython, str(EXAMPLES / name)]
+    if micropython != sys.executable:
+        command[1:1] = ["-X", f"heapsize={HEAPSIZE}"]
     started = time.monotonic()
     proc = subprocess.run(
-        [micropython, "-X", f"heapsize={HEAPSIZE}", str(EXAMPLES / name)],
+        command,
         env=full_env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
     )
     output = proc.stdout + proc.stderr
@@ -284,3 +291,31 @@ def test_http_get_64k_byte_exact(micropython_exe: str, sim: SimProcess, http_ser
     assert "status: HTTP/1.1 200 OK" in out
     assert f"body bytes: {len(body)}" in out
     assert f"sha256: {hashlib.sha256(body).hexdigest()}" in out
+
+
+# ---------------------------------------------------------------------------
+# asyncio
+
+
+@pytest.fixture(scope="module")
+def echo_peers() -> Iterator[Dict[str, str]]:
+    from slm_sim.peers import start_echo_peers
+
+    peers = start_echo_peers()
+    yield {
+        "ECHO_HOST": "127.0.0.1",
+        "ECHO_TCP_PORT": peers.env["SLM_ECHO_TCP_PORT"],
+        "ECHO_UDP_PORT": peers.env["SLM_ECHO_UDP_PORT"],
+    }
+    peers.close()
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+@pytest.mark.parametrize("sim", ["--fw 3.1"], indirect=True)
+def test_aio_heartbeat_during_tcp_echo(micropython_exe: str, sim: SimProcess, echo_peers: Dict[str, str], runtime: str) -> None:
+    exe = micropython_exe if runtime == "micropython" else sys.executable
+    out = run_example(exe, sim, "aio_heartbeat.py", [], echo_peers)
+    assert "echoed 65536 bytes in" in out and ", intact" in out, out
+    during = re.search(r"heartbeats: (\d+), (\d+) of them during the transfer", out)
+    assert during, out
+    assert int(during.group(2)) >= 5, out  # the heartbeat ran all along, not before or after
