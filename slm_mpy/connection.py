@@ -239,8 +239,14 @@ class Connection:
     def __enter__(self) -> "Any":
         return self
 
-    def __exit__(self, *exc: "Any") -> None:
-        self.close()
+    def __exit__(self, exc_type: "Any", *exc: "Any") -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            try:  # keep the original error visible
+                self.close()
+            except OSError:
+                pass
 
 
 def timeout(what: str, timeout_ms: int) -> OSError:

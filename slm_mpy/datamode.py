@@ -13,11 +13,11 @@ with blocking waits, ``slm_mpy.aio`` with ``await`` so other tasks run during th
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import EMSGSIZE, ENOTCONN, host_errno, timeout_error
+from .errors import EMSGSIZE, ENOBUFS, ENOTCONN, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from typing import Any, Generator, Iterator
 
 STRING_MAX = 1024  # SLM's limit for AT#XTCPSEND="..." / AT#XUDPSEND="..."
 DATAMODE_BUFFER = 4096  # SLM's data-mode buffer: the largest UDP datagram it can send
@@ -37,7 +37,7 @@ def string_safe(data: "Any") -> bool:
 
 def string_command(cmd: str, data: "Any") -> str:
     """The command that sends string-safe ``data``: ``AT#X...SEND="<text>"``."""
-    return '%s="%s"' % (cmd, str(data, "ascii"))
+    return '%s="%s"' % (cmd, str(bytes(data), "ascii"))
 
 
 def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
@@ -80,6 +80,11 @@ def datamode_steps(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, 
     little if nothing arrived). Deadlines are checked here. Ends when all of ``data`` was
     handed to the modem and data mode was left cleanly; raises like :func:`send_datamode`.
     A driver that stops early must call :func:`abort`.
+
+    TCP: SLM's inactivity timer flushes a held ``+``/``++`` only if other bytes wait with
+    it, so a run of three or more ``+`` cannot cross data mode at all. Such runs (and
+    ``+`` at the very end, which would merge with the terminator) go as a quoted string
+    between two data-mode passes: no pauses, whatever the payload holds.
     """
     n = len(data)
     if udp:
@@ -89,64 +94,75 @@ def datamode_steps(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, 
             raise ValueError("SLM cannot send a binary UDP datagram containing '+++' (it ends data mode)")
     mv = memoryview(data)
     off = 0
-    gap = modem.datamode_pause_ms()  # asked before data mode: no commands inside it
+    gap = modem.datamode_pause_ms() if udp else 0  # asked before data mode: no commands inside
+    while off < n:
+        # The data-mode segment ends where a run of '+' starts that SLM would take as "+++".
+        end = n if udp else data.find(b"+++", off)
+        if end < 0:
+            end = n
+            while end > off and data[end - 1] == _PLUS:
+                end -= 1
+        if end > off:
+            yield from _command(modem, cmd, conn, timeout_ms)  # OK: the engine is in data mode
+            off = yield from _stream(modem, conn, data, mv, off, end, udp, gap, timeout_ms)
+        if off < n and data[off] == _PLUS and not modem.dm_quit:
+            run = off
+            while run < n and run - off < STRING_MAX and data[run] == _PLUS:
+                run += 1
+            lines = yield from _command(modem, string_command(cmd, mv[off:run]), None, timeout_ms)
+            off += string_sent(cmd, lines, run - off)
+
+
+def _command(modem: "Any", cmd: str, conn: "Any", timeout_ms: int) -> "Generator[int, None, list[str]]":
+    # One command without blocking; returns its information lines.
+    modem.begin(cmd, conn)
+    start = ticks_ms()
     while True:
-        # Enter data mode: after OK the engine routes raw downlink bytes to conn.
-        modem.begin(cmd, conn)
-        start = ticks_ms()
-        while modem.finish() is None:
-            if ticks_diff(ticks_ms(), start) > timeout_ms:
-                raise modem.abandon(timeout_ms)
-            yield WAIT
-        # Stream data[off:] until done or the modem signals the end of data mode.
-        plus = 0  # '+' bytes at the end of what SLM has not flushed yet
-        while off < n:
-            if modem.dm_quit or modem.dm_result is not None:
-                break
-            end = off + _CHUNK
-            if end > n:
-                end = n
-            lead = 0
-            while lead < 3 and off + lead < n and data[off + lead] == _PLUS:
-                lead += 1
-            if plus and plus + lead >= 3:
-                yield gap
-                plus = 0
-            # A "+++" starting in this piece (or straddling its end): stop after its second '+'.
-            j = data.find(b"+++", off, end + 2 if end + 2 < n else n)
-            cut = j >= 0
-            if cut:
-                end = j + 2
-            modem.write(mv[off:end], timeout_ms)
-            plus = 0
-            while plus < 2 and end - plus > off and data[end - plus - 1] == _PLUS:
-                plus += 1
-            off = end
-            if cut:
-                yield gap
-                plus = 0
-            elif not udp:
-                yield READY  # a UDP datagram must reach SLM without a gap: no yield there
-        # Leave: the terminator (apart from our trailing '+'), then wait for #XDATAMODE: <n>.
-        if plus:
-            yield gap
-        modem.write(b"+++", timeout_ms)
-        start = ticks_ms()
-        while modem.dm_result is None:
-            if ticks_diff(ticks_ms(), start) > timeout_ms:
-                modem.leave_datamode()
-                raise timeout_error("no #XDATAMODE after +++ in %d ms" % timeout_ms)
-            yield WAIT
-        result = int(modem.dm_result)
-        if result != 0:
-            conn.lost_in_datamode(result)
-            raise OSError(
-                host_errno(-result) if result < 0 else ENOTCONN,
-                "connection lost in data mode (#XDATAMODE: %d): %d of %d bytes handed to the modem" % (result, off, n),
-            )
-        if off >= n:
-            return
-        # The modem's "+++" was downlink data after all; carry on with the rest.
+        lines: "list[str] | None" = modem.finish()
+        if lines is not None:
+            return lines
+        if ticks_diff(ticks_ms(), start) > timeout_ms:
+            raise modem.abandon(timeout_ms)
+        yield WAIT
+
+
+def _stream(modem: "Any", conn: "Any", data: "Any", mv: "Any", off: int, end: int, udp: bool, gap: int, timeout_ms: int) -> "Generator[int, None, int]":
+    # Write data[off:end] in data mode, leave it with "+++"; returns the offset reached.
+    start = off
+    while off < end:
+        if modem.dm_quit or modem.dm_result is not None:
+            break  # the modem ended data mode (or sent "+++": see below)
+        stop = off + _CHUNK
+        if stop > end:
+            stop = end
+        modem.write(mv[off:stop], timeout_ms)
+        off = stop
+        if not udp:
+            yield READY  # a UDP datagram must reach SLM without a gap: no yield there
+    if udp and data[off - 1] == _PLUS:
+        yield gap  # let the timer flush the datagram, else its '+' would join the "+++"
+    modem.quit_datamode(timeout_ms)
+    t0 = ticks_ms()
+    while modem.dm_result is None:
+        if modem.ring.room() == 0 and modem.state == _DATAMODE:
+            # Downlink data fills every buffer and #XDATAMODE waits behind it: nobody reads
+            # while we send. Fail now, clearly, instead of after the timeout.
+            modem.leave_datamode()
+            conn.lost("receive buffers full during a data-mode send")
+            raise OSError(ENOBUFS, "receive buffer full while sending: read during long sends or raise rx_size")
+        if ticks_diff(ticks_ms(), t0) > timeout_ms:
+            modem.leave_datamode()
+            raise timeout_error("no #XDATAMODE after +++ in %d ms" % timeout_ms)
+        yield WAIT
+    result = int(modem.dm_result)
+    if result != 0:
+        conn.lost_in_datamode(result)
+        raise OSError(
+            host_errno(-result) if result < 0 else ENOTCONN,
+            "connection lost in data mode (#XDATAMODE: %d): %d of %d bytes handed to the modem" % (result, off - start, end - start),
+        )
+    # A clean exit: if it came early, the modem's "+++" was downlink data; go on from off.
+    return off
 
 
 def pause(modem: "Any", ms: int) -> None:
@@ -170,7 +186,7 @@ def abort(modem: "Any") -> None:
     if modem.state == _DATAMODE:
         modem.transport.flush()
         try:
-            modem.write(b"+++", 1000)
+            modem.quit_datamode(1000)
         finally:
             modem.leave_datamode()
     elif getattr(modem, "_busy", None):

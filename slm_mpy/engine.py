@@ -31,6 +31,7 @@ _TCPDATA = b"#XTCPDATA: "
 _UDPDATA = b"#XUDPDATA: "
 _DM_URC = b"\r\n#XDATAMODE: "
 _DM_URC_LEN = 14
+_CRLF_X = b"\r\n#X"
 _QUIT = b"+++"
 _LF = b"\n"
 
@@ -38,10 +39,11 @@ MAX_CHUNK = 2048  # SLM's receive buffer: no #XTCPDATA/#XUDPDATA frame is larger
 WRITE_CHUNK = 512  # keep each blocking UART write short so reception goes on between them
 
 
-def parse_int(buf: "Any", i: int, end: int) -> "tuple[int, int]":
-    """Parse an optionally negative decimal at ``buf[i:end]``; returns (value, next index).
+def parse_int(buf: "Any", i: int, end: int, at: "list[int]") -> int:
+    """Parse an optionally negative decimal at ``buf[i:end]``; ``at[0]`` gets the next index.
 
-    Works on bytes without allocating; next index == i means no digits were found.
+    Works on bytes without allocating (``at`` is the caller's preallocated one-item list);
+    ``at[0] == i`` means no digits were found.
     """
     neg = i < end and buf[i] == 45  # '-'
     j = i + 1 if neg else i
@@ -54,8 +56,10 @@ def parse_int(buf: "Any", i: int, end: int) -> "tuple[int, int]":
         v = v * 10 + c - 48
         j += 1
     if j == start or j - start > 9:
-        return 0, i
-    return (-v if neg else v), j
+        at[0] = i
+        return 0
+    at[0] = j
+    return -v if neg else v
 
 
 class Engine:
@@ -74,7 +78,8 @@ class Engine:
         self._read = self.transport.read_into  # bound once: no allocation per poll
         self.ring = RingBuffer(rx_size)
         self.state = LINE
-        self._scan = 0  # where the search for the next LF resumes
+        self._scanned = 0  # bytes after ring.head already searched for LF (survives compaction)
+        self._at = [0]  # parse_int's out-parameter, allocated once
         self._pay_left = 0
         self._pay_sink: "Any" = None
         self._polling = False
@@ -93,6 +98,9 @@ class Engine:
         self.dm_sink: "Any" = None
         self.dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
         self.dm_quit = False  # the modem sent +++ (connection lost) while we streamed
+        self.dm_exiting = False  # we sent +++ and wait for #XDATAMODE
+        self._resume = LINE  # the state after a payload: LINE, or DATAMODE for a frame in it
+        self._dm_fresh = False  # in data mode, and no raw byte arrived yet
         # Dispatch.
         self._handlers: "dict[str, Callable[[str], None]]" = {}
         self._internal: "dict[str, Callable[[str], None]]" = {}
@@ -309,18 +317,17 @@ class Engine:
         buf = ring.buf
         head = ring.head
         tail = ring.tail
-        scan = self._scan
-        nl = buf.find(_LF, scan if scan > head else head, tail)
+        nl = buf.find(_LF, head + self._scanned, tail)
         if nl < 0:
             if tail - head >= ring.size:
                 self.overlong_lines += 1
                 ring.clear()
-                self._scan = 0
+                self._scanned = 0
                 self.state = SKIP
                 return False
-            self._scan = tail
+            self._scanned = tail - head
             return False
-        self._scan = 0
+        self._scanned = 0
         ring.head = nl + 1
         end = nl
         if end > head and buf[end - 1] == 13:
@@ -360,8 +367,9 @@ class Engine:
         if line == "OK" or line == "ERROR":
             self._on_final(line, None)
         elif line.startswith("+CME ERROR:") or line.startswith("+CMS ERROR:"):
-            v, j = parse_int(buf, s + 12, e)
-            self._on_final(line, v if j > s + 12 else None)
+            at = self._at
+            v = parse_int(buf, s + 12, e, at)
+            self._on_final(line, v if at[0] > s + 12 else None)
         elif line.endswith("Ready"):  # no other line ends so; garbage may precede it
             self._on_ready()
         else:
@@ -369,7 +377,9 @@ class Engine:
 
     def _on_header(self, i: int, e: int, sink: "Any", udp: bool) -> None:
         buf = self.ring.buf
-        n, j = parse_int(buf, i, e)
+        at = self._at
+        n = parse_int(buf, i, e, at)
+        j = at[0]
         addr: "Any" = None
         if j > i and udp and j < e:
             addr = parse_addr(buf, j, e)
@@ -406,22 +416,38 @@ class Engine:
         left -= k
         self._pay_left = left
         if left == 0:
-            self.state = LINE
+            self.state = self._resume
+            self._resume = LINE
             return True
         return k > 0 and ring.head < ring.tail
 
     def _parse_datamode(self) -> bool:
-        # Raw downlink bytes go to the connection in data mode. Two patterns are protocol:
-        # "+++" (the modem lost the connection) and "\r\n#XDATAMODE: <n>\r\n" (data mode
-        # ended). A tail that could be the start of either is held back until more arrives.
+        # Raw downlink bytes go to the connection in data mode. Protocol inside it: "+++"
+        # (the modem lost the connection), "\r\n#XDATAMODE: <n>\r\n" (data mode ended) and
+        # "#XTCPDATA"/"#XUDPDATA" frames written around SLM's mode switches (_frame_at).
+        # A tail that could start one of these patterns is held back until more arrives.
         ring = self.ring
         buf = ring.buf
         head = ring.head
         tail = ring.tail
         q = buf.find(_QUIT, head, tail)
-        u = buf.find(_DM_URC, head, tail)
-        if u >= 0 and (q < 0 or u < q):
-            return self._datamode_end(u, head)
+        u = buf.find(_CRLF_X, head, tail)
+        while u >= 0 and (q < 0 or u < q):
+            if buf.startswith(_DM_URC, u):
+                return self._datamode_end(u, head)
+            kind = self._frame_at(u, tail)
+            if kind:
+                nl = buf.find(_LF, u + 2, tail)
+                if kind < 0:  # cannot tell yet: hand over what precedes it
+                    return self._dm_deliver(head, u - head) and False
+                if not self._dm_deliver(head, u - head):
+                    return False
+                ring.head = nl + 1
+                self._resume = DATAMODE
+                udp = kind == 2
+                self._on_header(u + 13, nl - 1 if buf[nl - 1] == 13 else nl, self.udp if udp else self.tcp, udp)
+                return True
+            u = buf.find(_CRLF_X, u + 1, tail)
         if q >= 0:
             if q > head:
                 return self._dm_deliver(head, q - head)
@@ -440,7 +466,43 @@ class Engine:
             return self._dm_deliver(head, end - head)
         return False
 
+    def _frame_at(self, u: int, tail: int) -> int:
+        # At u starts "\r\n#X". Returns 1 for a real #XTCPDATA frame, 2 for #XUDPDATA, -1 if
+        # too few bytes to tell yet, 0 for payload bytes that only look like protocol.
+        # SLM decides "header or raw" per write, racing with its mode switches, so a frame
+        # can show up right after data mode began or ended. The payload may carry fake
+        # headers: a header counts only if its n bytes are followed by the next
+        # "\r\n#"/"+"/"%" line, as SLM's own output would be.
+        buf = self.ring.buf
+        if tail - u < _DM_URC_LEN and _is_prefix(buf, u, tail, _DM_URC):
+            return -1
+        if tail - u < 13:
+            return -1 if _is_prefix(buf, u + 2, tail, _TCPDATA) or _is_prefix(buf, u + 2, tail, _UDPDATA) else 0
+        kind = 1 if buf.startswith(_TCPDATA, u + 2) else 2 if buf.startswith(_UDPDATA, u + 2) else 0
+        if not kind:
+            return 0
+        nl = buf.find(_LF, u + 13, tail)
+        if nl < 0:
+            return -1 if tail - u < 64 else 0
+        n = parse_int(buf, u + 13, nl, self._at)
+        if self._at[0] == u + 13 or n <= 0 or n > MAX_CHUNK:
+            return 0
+        if self._dm_fresh and u == self.ring.head:
+            return kind  # first bytes after OK: SLM wrote this frame before switching
+        p = nl + 1 + n
+        if p + 3 > tail:
+            # Wait for the bytes after the payload, if the buffer can hold them at all.
+            return -1 if p + 3 - self.ring.head <= self.ring.size else 0
+        return kind if buf[p] == 13 and buf[p + 1] == 10 and buf[p + 2] in b"#+%" else 0
+
+    def quit_datamode(self, timeout_ms: int = 10000) -> None:
+        """Layer API: send the ``+++`` terminator; ``dm_result`` is set when SLM confirms."""
+        self.dm_exiting = True
+        self.write(_QUIT, timeout_ms)
+
     def _dm_deliver(self, start: int, n: int) -> bool:
+        if n:
+            self._dm_fresh = False
         sink = self.dm_sink
         k = sink.feed(self.ring.mv, start, n) if sink is not None else n
         self.ring.head = start + k
@@ -455,7 +517,8 @@ class Engine:
         nl = buf.find(_LF, u + _DM_URC_LEN, ring.tail)
         if nl < 0:
             return False
-        v, j = parse_int(buf, u + _DM_URC_LEN, nl)
+        v = parse_int(buf, u + _DM_URC_LEN, nl, self._at)
+        j = self._at[0]
         quit_at = u - 3
         if self.dm_quit and v == 0 and quit_at >= ring.head and buf.startswith(_QUIT, quit_at):
             # A clean exit after "+++": those three bytes were downlink data after all.
@@ -468,6 +531,8 @@ class Engine:
     def _end_datamode(self) -> None:
         sink = self.dm_sink
         self.dm_sink = None
+        self.dm_exiting = False
+        self._resume = LINE
         self.state = LINE
         if sink is not None:
             sink.end_raw()
@@ -489,7 +554,9 @@ class Engine:
             self.dm_sink = sink = self._cmd_dm
             self.dm_result = None
             self.dm_quit = False
+            self.dm_exiting = False
             self.state = DATAMODE
+            self._dm_fresh = True
             sink.begin(-1, None)  # raw bytes from here on carry no frame headers
 
     def _on_ready(self) -> None:
@@ -520,8 +587,8 @@ class Engine:
                 self._lines.append(line)
                 return
         if prefix == "#XDATAMODE":
-            v, j = parse_int(line.encode(), 12, len(line))
-            self.dm_result = v if j > 12 else -5
+            v = parse_int(line.encode(), 12, len(line), self._at)
+            self.dm_result = v if self._at[0] > 12 else -5
         handled = False
         h = self._internal.get(prefix)
         if h is not None:
@@ -572,8 +639,9 @@ def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
     q = buf.find(b'"', j + 2, e)
     if q < 0 or q + 1 >= e or buf[q + 1] != 44:
         return None
-    port, k = parse_int(buf, q + 2, e)
-    if k != e or k == q + 2 or port < 0 or port > 65535:
+    at = [0]
+    port = parse_int(buf, q + 2, e, at)
+    if at[0] != e or at[0] == q + 2 or port < 0 or port > 65535:
         return None
     try:
         ip = str(memoryview(buf)[j + 2 : q], "utf-8")

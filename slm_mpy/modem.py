@@ -106,10 +106,19 @@ class SLM(Engine):
     # --- read forms, parsed
 
     def _read_form(self, name: str) -> "list[int]":
+        found = None
         for line in self.command("AT%s?" % name, 5000):
-            if line.startswith(name + ":"):
-                return info_ints(line)
-        raise OSError(EBUSY, "no %s line in the reply" % name)
+            try:
+                found = info_ints(line)
+            except ValueError:
+                # A URC with the same prefix (e.g. '#XTCPSVR: "ip","connected"') came
+                # among the reply lines: hand it on.
+                h = self._internal.get(name)
+                if h is not None:
+                    h(line)
+        if found is None:
+            raise OSError(EBUSY, "no %s line in the reply" % name)
+        return found
 
     def tcp_client_status(self) -> "tuple[int, int]":
         """``AT#XTCPCLI?``: (handle, family); handle -1 when not connected, family 1 IPv4 / 2 IPv6."""

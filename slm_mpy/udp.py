@@ -30,6 +30,8 @@ class _UDP(Connection):
         self._len = bytearray(2)
 
     def begin(self, n: int, addr: "Any") -> None:
+        if self._frame < 0 and n >= 0:
+            self.end_raw()  # a frame right after our "+++": the raw record ends here
         self._header_due = True
         self._frame = n
         self._addr = addr

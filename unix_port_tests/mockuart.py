@@ -29,10 +29,12 @@ class MockUART:
         return 1 + x % n
 
     def feed(self, data):
-        if self.pos and self.pos == len(self.rx):
-            self.rx = bytearray()
+        if self.pos == len(self.rx):
+            # Nothing unread: take a bytearray as it is (large streams fit a small heap).
+            self.rx = data if isinstance(data, bytearray) else bytearray(data)
             self.pos = 0
-        self.rx += data
+        else:
+            self.rx += data
 
     def pending(self):
         return len(self.rx) - self.pos

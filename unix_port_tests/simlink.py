@@ -40,10 +40,10 @@ def attach(m, timeout_ms=5000):
 
     start = time.ticks_ms()
     while time.ticks_diff(time.ticks_ms(), start) < timeout_ms:
-        for line in m.at("AT+CEREG?"):
-            stat = int(line.split(",")[1])
-            if stat in (1, 5):
-                return
+        # A +CEREG URC may arrive among the reply lines; the reply is the last line.
+        stat = int(m.at("AT+CEREG?")[-1].split(",")[1])
+        if stat in (1, 5):
+            return
         pause(m, 50)
     raise AssertionError("modem did not register")
 
