@@ -26,6 +26,9 @@ def open_uart():
 
         s = socket.socket()
         s.connect(socket.getaddrinfo("127.0.0.1", int(port))[0][-1])
+        # TCP_NODELAY (IPPROTO_TCP 6, option 1 on Linux): a UART has no Nagle delay. Without
+        # it a short write (the "+++" after a few data bytes) can wait 40 ms for an ACK.
+        s.setsockopt(6, 1, 1)
         s.setblocking(False)
         return s
     from machine import UART, Pin

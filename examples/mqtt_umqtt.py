@@ -20,10 +20,12 @@ from modem_setup import open_modem, setting
 modem = open_modem()
 sys.modules["socket"] = slm_mpy.socket
 sys.modules["usocket"] = slm_mpy.socket
+sys.modules["ussl"] = slm_mpy.socket  # only used with ssl=True: wrap_socket(sock, sec_tag=...)
 from umqtt.simple import MQTTClient  # noqa: E402  (after the binding, on purpose)
 
 HOST = setting("MQTT_HOST", "test.mosquitto.org")
 PORT = int(setting("MQTT_PORT", "1883"))
+SEC_TAG = setting("MQTT_SEC_TAG")  # TLS with the modem's credentials under this tag
 TOPIC = b"slm_mpy/example"
 
 received = []
@@ -34,7 +36,11 @@ def on_message(topic, msg):
     received.append((topic, msg))
 
 
-client = MQTTClient(b"slm-mpy-example", HOST, PORT, keepalive=60)
+if SEC_TAG is None:
+    client = MQTTClient(b"slm-mpy-example", HOST, PORT, keepalive=60)
+else:  # umqtt connects, then wraps: the modem reconnects with TLS (nothing was sent yet)
+    tls = {"sec_tag": int(SEC_TAG), "server_hostname": HOST}
+    client = MQTTClient(b"slm-mpy-example", HOST, PORT, keepalive=60, ssl=True, ssl_params=tls)
 client.set_callback(on_message)
 client.connect()  # socket.getaddrinfo(HOST) -> AT#XGETADDRINFO, then AT#XTCPCLI
 print("connected to", HOST, PORT)

@@ -223,7 +223,7 @@ def run_example(micropython: str, sim: SimProcess, name: str, path: List[Path], 
     return output
 
 
-@pytest.mark.parametrize("sim", ["--fw 3.1", "--fw 2.6"], indirect=True)
+@pytest.mark.parametrize("sim", ["--fw 3.1 -vv", "--fw 2.6 -vv"], indirect=True)
 def test_umqtt_simple_through_the_socket_shim(micropython_exe: str, sim: SimProcess, broker: Broker, umqtt_dir: Path) -> None:
     out = run_example(
         micropython_exe, sim, "mqtt_umqtt.py", [umqtt_dir],
@@ -237,6 +237,31 @@ def test_umqtt_simple_through_the_socket_shim(micropython_exe: str, sim: SimProc
     assert "as slm-mpy-example" in log, log  # the broker saw the client connect...
     assert "Received PUBLISH from slm-mpy-example" in log and "q1" in log, log
     assert "Received DISCONNECT from slm-mpy-example" in log, log  # ...and leave cleanly
+
+
+def proxy_requests(sim: SimProcess) -> List[Dict[str, object]]:
+    """The proxy commands the modem validated, from the simulator's -v log (modem ended)."""
+    found = []
+    for line in sim.tail().splitlines():
+        i = line.find('{"')
+        if i >= 0 and '"command"' in line:
+            found.append(json.loads(line[i:]))
+    return found
+
+
+@pytest.mark.parametrize("sim", ["--fw 3.1 -v"], indirect=True)
+def test_umqtt_simple_with_ssl_asks_the_modem_for_tls(micropython_exe: str, sim: SimProcess, broker: Broker, umqtt_dir: Path) -> None:
+    # The simulator records the TLS request but carries plain TCP, so the session still works.
+    out = run_example(
+        micropython_exe, sim, "mqtt_umqtt.py", [umqtt_dir],
+        {"MQTT_HOST": "localhost", "MQTT_PORT": str(broker.port), "MQTT_SEC_TAG": "16842753"},
+    )
+    assert "disconnected; MQTT example done" in out
+    connects = [p for p in proxy_requests(sim) if p["command"] == "#XTCPCLI"]
+    # umqtt connects, then wraps: a plain connect first, then the TLS one
+    assert [p["tls"] for p in connects] == [False, True], connects
+    assert connects[1]["sec_tag"] == 16842753, connects
+    assert connects[1]["url"] == "localhost", connects  # the name the modem verifies
 
 
 # ---------------------------------------------------------------------------
