@@ -13,7 +13,7 @@ with blocking waits, ``slm_mpy.aio`` with ``await`` so other tasks run during th
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import EMSGSIZE, ENOBUFS, ENOTCONN, host_errno, timeout_error
+from .errors import EIO, EMSGSIZE, ENOBUFS, ENOTCONN, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,12 +105,15 @@ def datamode_steps(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, 
         if end > off:
             yield from _command(modem, cmd, conn, timeout_ms)  # OK: the engine is in data mode
             off = yield from _stream(modem, conn, data, mv, off, end, udp, gap, timeout_ms)
-        if off < n and data[off] == _PLUS and not modem.dm_quit:
+        if off < n and data[off] == _PLUS:
             run = off
             while run < n and run - off < STRING_MAX and data[run] == _PLUS:
                 run += 1
             lines = yield from _command(modem, string_command(cmd, mv[off:run]), None, timeout_ms)
-            off += string_sent(cmd, lines, run - off)
+            sent = string_sent(cmd, lines, run - off)
+            if sent <= 0:
+                raise OSError(EIO, "modem sent none of %d bytes" % (run - off))
+            off += sent
 
 
 def _command(modem: "Any", cmd: str, conn: "Any", timeout_ms: int) -> "Generator[int, None, list[str]]":
@@ -132,10 +135,10 @@ def _stream(modem: "Any", conn: "Any", data: "Any", mv: "Any", off: int, end: in
     while off < end:
         if modem.dm_quit or modem.dm_result is not None:
             break  # the modem ended data mode (or sent "+++": see below)
-        stop = off + _CHUNK
+        stop = end if udp else off + _CHUNK
         if stop > end:
             stop = end
-        modem.write(mv[off:stop], timeout_ms)
+        modem.write(mv[off:stop], timeout_ms, DATAMODE_BUFFER if udp else _CHUNK)
         off = stop
         if not udp:
             yield READY  # a UDP datagram must reach SLM without a gap: no yield there
@@ -144,7 +147,7 @@ def _stream(modem: "Any", conn: "Any", data: "Any", mv: "Any", off: int, end: in
     modem.quit_datamode(timeout_ms)
     t0 = ticks_ms()
     while modem.dm_result is None:
-        if modem.ring.room() == 0 and modem.state == _DATAMODE:
+        if modem.sink_full and modem.state == _DATAMODE:
             # Downlink data fills every buffer and #XDATAMODE waits behind it: nobody reads
             # while we send. Fail now, clearly, instead of after the timeout.
             modem.leave_datamode()

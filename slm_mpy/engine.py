@@ -99,6 +99,7 @@ class Engine:
         self.dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
         self.dm_quit = False  # the modem sent +++ (connection lost) while we streamed
         self.dm_exiting = False  # we sent +++ and wait for #XDATAMODE
+        self.sink_full = False  # a connection refused bytes: parsing waits for its reader
         self._resume = LINE  # the state after a payload: LINE, or DATAMODE for a frame in it
         self._dm_fresh = False  # in data mode, and no raw byte arrived yet
         # Dispatch.
@@ -275,18 +276,23 @@ class Engine:
             return "%s: no reply in %d ms (receive buffer full: read the pending data)" % (cmd, timeout_ms)
         return "%s: no reply in %d ms" % (cmd, timeout_ms)
 
-    def write(self, data: "Any", timeout_ms: int = 10000) -> None:
-        """Write all of ``data``, receiving between chunks so the modem is never stuck on us."""
+    def write(self, data: "Any", timeout_ms: int = 10000, chunk: int = WRITE_CHUNK) -> None:
+        """Write all of ``data``, receiving between chunks so the modem is never stuck on us.
+
+        ``chunk``: the most written before receiving again; a UDP datagram in data mode goes
+        in one piece, since a gap longer than SLM's flush timer would split it.
+        """
         mv = memoryview(data)
         n = len(mv)
         off = 0
         start = ticks_ms()
         write_some = self.transport.write_some
         while off < n:
-            end = off + WRITE_CHUNK
+            end = off + chunk
             k = write_some(mv[off:end] if (off or end < n) else mv)
             off += k
-            self.poll()
+            if k < chunk:
+                self.poll()
             if k == 0:
                 if ticks_diff(ticks_ms(), start) > timeout_ms:
                     raise timeout_error("UART write stalled for %d ms (%d of %d bytes sent)" % (timeout_ms, off, n))
@@ -412,6 +418,7 @@ class Engine:
             k = n
         else:
             k = sink.feed(ring.mv, ring.head, n)
+        self.sink_full = k < n
         ring.head += k
         left -= k
         self._pay_left = left
@@ -506,6 +513,7 @@ class Engine:
         sink = self.dm_sink
         k = sink.feed(self.ring.mv, start, n) if sink is not None else n
         self.ring.head = start + k
+        self.sink_full = k < n
         return k == n
 
     def _datamode_end(self, u: int, head: int) -> bool:

@@ -108,6 +108,8 @@ class SLM(Engine):
     def _read_form(self, name: str) -> "list[int]":
         found = None
         for line in self.command("AT%s?" % name, 5000):
+            if not line.startswith(name + ":"):
+                continue  # an unrelated URC that arrived meanwhile
             try:
                 found = info_ints(line)
             except ValueError:

@@ -76,7 +76,7 @@ def test_tcp_client_echo_binary_with_protocol_lookalikes():
 
 def test_tcp_client_ipv6():
     m = modem()
-    c = m.tcp_client("::1", env_port("SLM_ECHO_TCP6_PORT"), ipv6=True)
+    c = m.tcp_client("::1", env_port("SLM_ECHO_TCP6_PORT"), ipv6=True, rx_size=4096)
     assert m.tcp_client_status()[1] == 2  # AF_INET6
     echo_stream(c, 32, seed=2)
     c.close()
