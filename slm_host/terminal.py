@@ -93,6 +93,11 @@ class Terminal:
         }
         for prefix in URC_PREFIXES + ("", "Ready"):
             modem.on(prefix, self.show_urc)
+        if interactive:
+            try:
+                import readline  # noqa: F401  (input() edits lines and keeps history with it)
+            except ImportError:
+                pass
 
     # --- output
 
