@@ -66,10 +66,17 @@ class DataMode:
         self._send_to_host = send_to_host
         self._baud = baud
         self._lock = threading.RLock()
+        # Orders downlink writes against mode changes: a proxy decides "header or
+        # raw" and writes under it, and every mode change (with its OK, "+++" or
+        # "#XDATAMODE") happens under it. On the device these races need a
+        # preemption within microseconds; Python threads would make them common.
+        self._output_lock = threading.RLock()
+        self._entry_locked = False
         self.reset()
 
     def reset(self) -> None:
         """Boot state: command mode, no time limit chosen yet."""
+        self.entry_done()
         with self._lock:
             self.mode = Mode.COMMAND
             self._client: Optional[DataModeClient] = None
@@ -93,32 +100,51 @@ class DataMode:
 
     # -- transitions ---------------------------------------------------------
     def enter(self, client: DataModeClient) -> int:
-        """COMMAND -> DATA; returns 0 or -EINVAL (already in data mode)."""
+        """COMMAND -> DATA; returns 0 or -EINVAL (already in data mode).
+
+        Downlink output waits until the caller has sent the command's OK and
+        called :meth:`entry_done`, so raw data never precedes that OK.
+        """
         with self._lock:
             if self.mode is not Mode.COMMAND or self._client is not None:
                 return -zerrno.EINVAL
+            self._output_lock.acquire()
+            self._entry_locked = True
             self.mode = Mode.DATA
             self._buf.clear()
             self._client = client
             if self.time_limit == 0:
                 self.time_limit = self.min_time_limit()
+            log.debug("datamode: enter (time limit %d ms)", self.time_limit)
             return 0
+
+    def entry_done(self) -> None:
+        """The command that entered data mode has sent its final result."""
+        if self._entry_locked:
+            self._entry_locked = False
+            self._output_lock.release()
+
+    def downlink(self, payload: bytes, header: bytes, write: Callable[[bytes], bool]) -> bool:
+        """Write network data to the host: raw in data mode, else ``header`` + payload."""
+        with self._output_lock:
+            return write(payload if self.mode is Mode.DATA else header + payload)
 
     def exit_unexpected(self, result: int) -> bool:
         """The connection died: DATA -> DROP (exit_datamode_handler). Any thread."""
-        with self._lock:
+        with self._lock, self._output_lock:
             if self.mode is Mode.COMMAND:
                 return False
             self.mode = Mode.DROP
             client, self._client = self._client, None
             self._result = result
-        if client is not None:
-            client.datamode_exit(unexpected=True)
-        return True
+            log.debug("datamode: connection lost (%d), dropping input until +++", result)
+            if client is not None:
+                client.datamode_exit(unexpected=True)
+            return True
 
     def _exit(self) -> None:
         """DATA or DROP -> COMMAND, reporting the stored result."""
-        with self._lock:
+        with self._lock, self._output_lock:
             if self.mode is Mode.COMMAND:
                 return
             self.mode = Mode.COMMAND
@@ -128,6 +154,7 @@ class DataMode:
             self._buf.clear()
             result, self._result = self._result, 0
             self._partial = 0
+            log.debug("datamode: exit (%d)", result)
             self._send_to_host(f"\r\n#XDATAMODE: {result}\r\n")
 
     # -- host input (work thread) --------------------------------------------
@@ -204,6 +231,7 @@ class DataMode:
         data = bytes(self._buf)
         self._buf.clear()
         self.flushes += 1
+        log.debug("datamode: flush %d bytes%s", len(data), " (buffer full)" if more_data else "")
         if self._client is None:
             log.info("datamode: no handler, %d dropped", len(data))
             return

@@ -193,6 +193,7 @@ class Modem:
             self.close()
             return
         self.rx_bytes += len(data)
+        log.debug("modem %d: rx %r", self.index, data[:64])
         data, reboot = self.faults.take_rx(data)
         self.receive(data)
         if reboot:
@@ -260,6 +261,7 @@ class Modem:
                 self.uart.write(ERROR)
             else:
                 self.uart.write(f"\r\n+CME ERROR: {err}\r\n".encode())
+            self.datamode.entry_done()  # a send command's OK is out: downlink may flow
             return
         modem_handler = self._modem_commands.get(cmd.name)
         if modem_handler is None:

@@ -318,12 +318,11 @@ class TcpProxy:
         net_delay(self.modem.config.net_delay_ms)
         if worker.stopping:
             return False
-        if not self.modem.datamode.in_datamode():
-            # The firmware uses two writes (header, then payload); another thread
-            # could slip in between, but only after a rare preemption. One write
-            # keeps the length-prefixed frame intact.
-            data = f"\r\n#XTCPDATA: {len(data)}\r\n".encode() + data
-        return self.modem.uart.write(data)
+        # The firmware uses two writes (header, then payload); another thread could
+        # slip in between, but only after a rare preemption. One write keeps the
+        # length-prefixed frame intact.
+        header = f"\r\n#XTCPDATA: {len(data)}\r\n".encode()
+        return self.modem.datamode.downlink(data, header, self.modem.uart.write)
 
     def _drain(self, worker: Worker, sock: socket.socket) -> Optional[int]:
         """Read until EAGAIN; None while the connection lives, else _EOF or an error."""

@@ -9,6 +9,7 @@ TX ring and, behind it, the proxy threads.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 import socket
@@ -18,6 +19,8 @@ from typing import Callable, Optional
 
 from .config import SimConfig
 from .faults import Faults
+
+log = logging.getLogger("slm_sim")
 
 RX_CHUNK = 256  # CONFIG_SLM_UART_RX_BUF_SIZE: the firmware receives in chunks of this size
 _POLL = 0.05    # how often blocked writers look at the abort flags
@@ -163,6 +166,8 @@ class Uart:
         with self._lock:
             if self._muted or self._closed:
                 return False
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("tx %r%s", data[:80], "..." if len(data) > 80 else "")
             data, budget_hit = self._faults.take_tx(data)
             data = self._faults.filter_tx(data)
             done = self._send(data)

@@ -314,10 +314,9 @@ class UdpProxy:
                         with self._lock:
                             self.remote = sender
                         net_delay(self.modem.config.net_delay_ms)
-                        if not self.modem.datamode.in_datamode():
-                            # Header and payload as one write (see TcpProxy._deliver).
-                            data = self._header(len(data), sender).encode() + data
-                        self.modem.uart.write(data)
+                        # Header and payload as one write (see TcpProxy._deliver).
+                        header = self._header(len(data), sender).encode()
+                        self.modem.datamode.downlink(data, header, self.modem.uart.write)
                 if CLOSE in events:
                     result = 0
                     break

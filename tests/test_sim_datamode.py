@@ -310,3 +310,35 @@ def test_datamode_default_time_limit_is_the_minimum(make_sim, tcp_peer):
     host.send("+++")
     host.expect(DATAMODE_0)
     assert host.at("AT#XDATACTRL?") == b"\r\n#XDATACTRL: 12,12\r\n\r\nOK\r\n"
+
+
+def test_downlink_framing_stays_consistent_across_mode_changes(make_sim, tcp_peer):
+    # The peer streams while the host enters and leaves data mode: data before the
+    # entry OK and after "#XDATAMODE" is framed, data in between is raw, and all of
+    # it arrives in order.
+    host = make_sim.host()
+    assert host.at(f'AT#XTCPCLI=1,"127.0.0.1",{tcp_peer.port}').endswith(OK)
+    tcp_peer.accept()
+    stream = b"".join(b"<%06d>" % i for i in range(3000))  # 24000 bytes, no CR/LF/'+'
+    import threading
+
+    def produce() -> None:
+        for start in range(0, len(stream), 200):
+            tcp_peer.conn.sendall(stream[start:start + 200])
+            time.sleep(0.002)
+
+    writer = threading.Thread(target=produce, daemon=True)
+    writer.start()
+    _, first = host.collect(1000)                       # framed: command mode
+    host.send("AT#XTCPSEND\r\n")
+    lines, before = host.collect(0, want_final=True)   # frames only, up to the OK
+    assert lines == OK
+    raw = host.read_exact(2000)                          # raw: data mode
+    host.send("+++")
+    raw += host.read_until(DATAMODE_0)[:-len(DATAMODE_0)]
+    writer.join(10)
+    before = first + before
+    lines, after = host.collect(len(stream) - len(before) - len(raw))
+    assert lines == b""
+    assert before + raw + after == stream
+    assert before and after
