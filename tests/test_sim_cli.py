@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_sim_support import ERROR, OK, READY, REPO_ROOT, Host, make_sim  # noqa: F401
+from test_sim_support import OK, READY, REPO_ROOT, Host, make_sim  # noqa: F401
 
 
 class SimProcess:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_sim_support import ERROR, OK, FWS, Host, make_sim, peers, wait_for  # noqa: F401
+from test_sim_support import OK, FWS, Host, make_sim, peers, wait_for  # noqa: F401
 
 DATAMODE_0 = b"\r\n#XDATAMODE: 0\r\n"
 

@@ -7,9 +7,8 @@ import socket
 import threading
 import time
 
-import pytest
 
-from test_sim_support import ERROR, OK, READY, Host, make_sim, peers, wait_for  # noqa: F401
+from test_sim_support import OK, READY, make_sim, peers, wait_for  # noqa: F401
 from slm_sim.config import SimConfig
 from slm_sim.faults import Faults
 from slm_sim.uart import HostPort, Uart

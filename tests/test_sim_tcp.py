@@ -328,3 +328,16 @@ def test_reboot_drops_proxies(make_sim, peers):
     assert host.drain() == b""  # no disconnect URC: the device just rebooted
     assert host.at("AT#XTCPCLI?") == b"\r\n#XTCPCLI: -1,0\r\n\r\nOK\r\n"
     wait_for(lambda: host.sim.modem.handles.snapshot() == {}, what="handles freed")
+
+
+def test_control_peer_close_on_server(make_sim):
+    host = make_sim.host()
+    assert host.at("AT#XTCPSVR=1,0") == b'\r\n#XTCPSVR: 0,"started"\r\n' + OK
+    with socket.create_connection(("127.0.0.1", host.sim.modem.tcp.local_port), timeout=3) as peer:
+        host.expect(b'\r\n#XTCPSVR: "127.0.0.1","connected"\r\n')
+        peer.sendall(b"pending")
+        host.expect(b"\r\n#XTCPDATA: 7\r\npending")
+        assert host.sim.control("peer-close") == "ok"
+        host.expect(b'\r\n#XTCPSVR: 0,"disconnected"\r\n')
+        assert peer.recv(10) == b""
+    assert host.at("AT#XTCPSVR?") == b"\r\n#XTCPSVR: 0,-1,1\r\n\r\nOK\r\n"
