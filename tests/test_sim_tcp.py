@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 
 import pytest
 
@@ -341,3 +342,24 @@ def test_control_peer_close_on_server(make_sim):
         host.expect(b'\r\n#XTCPSVR: 0,"disconnected"\r\n')
         assert peer.recv(10) == b""
     assert host.at("AT#XTCPSVR?") == b"\r\n#XTCPSVR: 0,-1,1\r\n\r\nOK\r\n"
+
+
+def test_server_peer_reset_reports_the_errno(make_sim):
+    host = make_sim.host()
+    assert host.at("AT#XTCPSVR=1,0") == b'\r\n#XTCPSVR: 0,"started"\r\n' + OK
+    peer = socket.create_connection(("127.0.0.1", host.sim.modem.tcp.local_port), timeout=3)
+    host.expect(b'\r\n#XTCPSVR: "127.0.0.1","connected"\r\n')
+    # SO_LINGER 0: close() sends RST, so the modem's recv() fails with ECONNRESET.
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    host.expect(b'\r\n#XTCPSVR: -104,"disconnected"\r\n')
+
+
+def test_client_peer_reset_is_104(make_sim, one_peer):
+    host = make_sim.host()
+    assert connect(host, one_peer.port) == b'\r\n#XTCPCLI: 0,"connected"\r\n' + OK
+    conn = one_peer.accept()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+    one_peer.conn = None
+    host.expect(b'\r\n#XTCPCLI: -104,"disconnected"\r\n')
