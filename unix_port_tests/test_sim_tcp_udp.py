@@ -32,6 +32,15 @@ def fragmented():
     return os.getenv("SLM_SIM_ARGS", "").find("--fragment") >= 0
 
 
+def recv_exactly(c, n):
+    got = b""
+    while len(got) < n:
+        chunk = c.recv(n - len(got), timeout_ms=5000)
+        assert chunk, "closed after %r" % got
+        got += chunk
+    return got
+
+
 def echo_stream(c, total_kib, seed, window_kib=3):
     """Send ``total_kib`` KiB through an echo connection, read it back, compare SHA-256.
 
@@ -69,7 +78,7 @@ def test_tcp_client_echo_binary_with_protocol_lookalikes():
         echo_stream(c, 128 if fragmented() else 1024, seed=1)
         # Short text goes as a quoted string, and comes back intact too.
         assert c.send(b"hello, SLM") == 10
-        assert c.recv(10, timeout_ms=5000) == b"hello, SLM"
+        assert recv_exactly(c, 10) == b"hello, SLM"
     assert m.tcp_client_status()[0] < 0
     assert m.at("AT") == []
 
@@ -104,7 +113,7 @@ def test_single_tcp_proxy_rule_before_the_modem_is_asked():
     assert e.errno == 16
     assert mark is m.transport.uart
     c.send(b"still works")
-    assert c.recv(100, timeout_ms=5000) == b"still works"
+    assert recv_exactly(c, 11) == b"still works"
     c.close()
 
 
@@ -153,13 +162,14 @@ def test_remote_close_mid_transfer_then_reconnect():
     _write_all(peer, payload, m)
     peer.close()  # closes while the data is still on its way through the modem
     # Everything sent before the close is readable; then b"" and the error code.
-    got = bytearray()
+    got = 0
     while True:
         chunk = c.recv(1500, timeout_ms=10000)
         if not chunk:
             break
-        got += chunk
-    assert bytes(got) == payload
+        assert chunk == payload[got : got + len(chunk)], got
+        got += len(chunk)
+    assert got == len(payload)
     assert c.closed and c.error is not None
     raises(OSError, c.send, b"x")
     # Reconnect on the same modem: works on every firmware profile.
