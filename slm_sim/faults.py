@@ -120,10 +120,6 @@ class Faults:
             count = self.rng.randint(1, 3)
             return bytes(self.rng.choice(_GARBAGE_BYTES) for _ in range(count))
 
-    def chance(self) -> float:
-        with self._lock:
-            return self.rng.random()
-
     def status(self) -> Dict[str, Any]:
         with self._lock:
             return {
