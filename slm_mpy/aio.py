@@ -184,7 +184,7 @@ class AsyncConnection:
         t = c.timeout_ms if timeout_ms is None else timeout_ms
         start = ticks_ms()
         rx = c._rx
-        while not len(rx) and not c.closed and c._lost is None:
+        while not rx.any() and not c.closed and c._lost is None:
             if modem.poll():
                 await _sleep_ms(0)
             elif ticks_diff(ticks_ms(), start) >= t:

@@ -13,6 +13,15 @@ try:
 except ImportError:  # CircuitPython builds without select
     select = None  # type: ignore[assignment]
 
+try:
+    import micropython
+
+    _RingIO: "Any" = getattr(micropython, "RingIO", None)
+except ImportError:  # CircuitPython, CPython
+    _RingIO = None
+
+from .ring import RingBuffer
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -51,6 +60,15 @@ def sleep_ms(ms: int) -> None:
         time.sleep_ms(ms)
     else:
         time.sleep(ms / 1000)
+
+
+def byte_queue(size: int) -> "Any":
+    """A byte FIFO with RingIO's calls (any, write(buf, off, n), readinto(buf, n), read, readline).
+
+    ``micropython.RingIO`` where the port has it (copies in C, allocates nothing), else
+    :class:`~slm_mpy.ring.RingBuffer`.
+    """
+    return _RingIO(size) if _RingIO is not None else RingBuffer(size)
 
 
 _IN_WAITING = 1  # busio.UART, pyserial: read no more than in_waiting, or they block

@@ -1,16 +1,13 @@
 """What TCP and UDP proxies share: argument checks, state, the send path and waiting.
 
 A connection is the engine's payload sink: the engine calls ``begin``/``feed`` with bytes
-straight out of its receive buffer. When the application is waiting in ``recv_into``, bytes go
-directly into the application's buffer; otherwise into the connection's own fixed queue. When
+straight out of its receive buffer, and they go into the connection's own fixed queue. When
 that queue is full, ``feed`` takes nothing, the engine stops, its buffer fills and it stops
 reading the UART: hardware flow control then holds the modem. Nothing is dropped.
 """
 
 from .compat import ticks_diff, ticks_ms
-from .datamode import send_datamode, send_string, string_safe
 from .errors import ATError, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, host_errno, timeout_error
-from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,16 +70,14 @@ class Connection:
     _what = ""
     _host = ""
 
-    def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
+    def __init__(self, modem: "Any", rx: "Any", timeout_ms: int) -> None:
         self._modem = modem
-        self._rx = RingBuffer(rx_size)
+        self._rx = rx  # byte queue (compat.byte_queue) or, for UDP, a RingBuffer of records
         self.timeout_ms = timeout_ms
         self.closed = False  # no more data will arrive (peer closed, error, or close())
         self.error: "int | None" = None  # the modem's error value when it closed
         self._released = False  # close() done: the proxy was stopped on the modem
         self._lost: "str | None" = None  # data we know was lost; reported after the queue
-        self._dest: "Any" = None  # the buffer of a reader waiting in recv_into
-        self._dest_off = 0
         self.handle = -1  # the modem's socket handle
 
     # --- engine sink interface
@@ -92,18 +87,7 @@ class Connection:
 
     def feed(self, src: "Any", start: int, n: int) -> int:
         """Take up to ``n`` bytes of ``src[start:]``; returns how many were taken."""
-        dest = self._dest
-        if dest is not None and not len(self._rx):
-            off = self._dest_off
-            k = len(dest) - off
-            if k > n:
-                k = n
-            dest[off : off + k] = src[start : start + k]
-            self._dest_off = off + k
-            if k == n:
-                return k
-            return k + self._rx.append(src, start + k, n - k)
-        return self._rx.append(src, start, n)
+        return int(self._rx.write(src, start, n))
 
     def end_raw(self) -> None:
         """Data mode ended: raw downlink bytes stop here."""
@@ -139,6 +123,7 @@ class Connection:
 
     def _release(self) -> None:
         modem = self._modem
+        modem.detach(self)
         if self._UDP:
             if modem.udp is self:
                 modem.udp = None
@@ -174,18 +159,22 @@ class Connection:
         if self._released:
             return
         self._released = True
+        self._release()  # take no more data: unread bytes on their way are dropped
         try:
             for line in self._modem.command(self._close_cmd, self.timeout_ms):
                 self._urc(line)
         finally:
             self.closed = True
-            self._release()
 
     def _urc(self, line: str) -> None:
         if line.endswith('"disconnected"') or line.endswith('"stopped"'):
             self._gone(info_ints(line[: line.rfind(",")])[0])
 
     # --- application interface
+
+    def available(self) -> int:
+        """Received bytes waiting to be read (for UDP: non-zero if a datagram may wait)."""
+        return int(self._rx.any())
 
     def _wait(self, timeout_ms: "int | None") -> bool:
         """Poll until queued bytes, or a closed state; False when ``timeout_ms`` ran out."""
@@ -194,7 +183,7 @@ class Connection:
             timeout_ms = self.timeout_ms
         start = ticks_ms()
         rx = self._rx
-        while not len(rx) and not self._dest_off:
+        while not rx.any():
             if self.closed or self._lost:
                 return True
             if not modem.poll():
@@ -224,6 +213,9 @@ class Connection:
         t = self.timeout_ms if timeout_ms is None else timeout_ms
         modem = self._modem
         cmd = self._SEND
+        # Imported on the first send: an application that only receives never loads it.
+        from .datamode import send_datamode, send_string, string_safe
+
         if string_safe(data):
             sent = 0
             while sent < len(data):

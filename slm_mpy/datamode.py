@@ -65,6 +65,12 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
             if step > 0:
                 pause(modem, step)
             elif step == WAIT and not modem.poll():
+                if modem.sink_full:
+                    # What we wait for sits behind received data that nobody reads while
+                    # this call blocks: fail now, clearly, instead of after the timeout.
+                    if modem.state == _DATAMODE:
+                        conn.lost("receive queue full during a data-mode send")
+                    raise OSError(ENOBUFS, "receive queue full while sending: read during long sends or raise rx_size")
                 modem.transport.wait(10)
     except BaseException:
         abort(modem)
@@ -147,12 +153,6 @@ def _stream(modem: "Any", conn: "Any", data: "Any", mv: "Any", off: int, end: in
     modem.quit_datamode(timeout_ms)
     t0 = ticks_ms()
     while modem.dm_result is None:
-        if modem.sink_full and modem.state == _DATAMODE:
-            # Downlink data fills every buffer and #XDATAMODE waits behind it: nobody reads
-            # while we send. Fail now, clearly, instead of after the timeout.
-            modem.leave_datamode()
-            conn.lost("receive buffers full during a data-mode send")
-            raise OSError(ENOBUFS, "receive buffer full while sending: read during long sends or raise rx_size")
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
             modem.leave_datamode()
             raise timeout_error("no #XDATAMODE after +++ in %d ms" % timeout_ms)

@@ -15,7 +15,7 @@ registers itself through ``route``/``tcp``/``udp``; this module never imports it
 """
 
 from .compat import Transport, ticks_add, ticks_diff, ticks_ms
-from .errors import EBUSY, ATError, ModemReset, timeout_error
+from .errors import EBUSY, ENOBUFS, ATError, ModemReset, timeout_error
 from .ring import RingBuffer
 
 TYPE_CHECKING = False
@@ -129,6 +129,14 @@ class Engine:
         else:
             self._handlers[prefix] = callback
 
+    def detach(self, sink: "Any") -> None:
+        """Layer hook: ``sink`` takes no more payload; bytes still due to it are discarded."""
+        if self._pay_sink is sink:
+            self._pay_sink = None
+        if self.dm_sink is sink:
+            self.dm_sink = None
+        self.sink_full = False
+
     def route(self, prefix: str, handler: "Callable[[str], None] | None") -> None:
         """Layer hook: the TCP/UDP objects receive their URCs here (kept apart from ``on``)."""
         if handler is None:
@@ -198,6 +206,10 @@ class Engine:
             if lines is not None:
                 return lines
             if not self.poll():
+                if self.sink_full:
+                    # The reply sits behind received data that nobody reads while we block.
+                    self.abandon(timeout_ms)
+                    raise OSError(ENOBUFS, "%s: reply stuck behind unread received data: read it first" % cmd)
                 left = timeout_ms - ticks_diff(ticks_ms(), start)
                 if left <= 0:
                     raise self.abandon(timeout_ms)

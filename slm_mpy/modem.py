@@ -57,7 +57,7 @@ class SLM(Engine):
 
     def tcp_server(self, port: int, sec_tag: "int | None" = None, ipv6: bool = False, **kw: "Any") -> "Any":
         """Start the modem's TCP server; returns a ``TCPServer``."""
-        from .tcp import TCPServer
+        from .tcpserver import TCPServer
 
         c = TCPServer(self, port, sec_tag, ipv6, **kw)
         self._free_slot(self.tcp, "TCP")

@@ -4,8 +4,9 @@ Invariant: unread bytes are ``buf[head:tail]``, always contiguous, ``0 <= head <
 Keeping them contiguous (compacting instead of wrapping) means ``bytearray.find`` can search a
 whole line or pattern in one call, with no second search across a wrap point.
 
-Allocation: ``fill`` allocates one small memoryview slice per call when the buffer is not empty
-(none when it is); ``consume`` and index arithmetic allocate nothing.
+Allocation: ``fill``, ``write`` and ``readinto`` allocate one small memoryview slice per call
+(``fill`` none when the buffer is empty); index arithmetic allocates nothing. On MicroPython a
+connection's queue is a ``micropython.RingIO`` instead, which copies without allocating.
 """
 
 
@@ -54,7 +55,14 @@ class RingBuffer:
         self.tail = tail + n
         return int(n)
 
-    def append(self, src: "object", start: int, n: int) -> int:
+    # The methods below have the names and meaning of micropython.RingIO's, so a connection's
+    # queue can be either (see compat.byte_queue).
+
+    def any(self) -> int:
+        """Unread bytes."""
+        return self.tail - self.head
+
+    def write(self, src: "object", start: int, n: int) -> int:
         """Copy up to ``n`` bytes of ``src[start:]`` (a memoryview) in; returns how many fit."""
         if self.size - self.tail < n:
             self._make_room()
@@ -67,20 +75,20 @@ class RingBuffer:
             self.tail = t + n
         return n
 
-    def take_into(self, dest: "object", offset: int, n: int) -> int:
-        """Move up to ``n`` unread bytes into ``dest[offset:]``; returns the count."""
+    def readinto(self, dest: "object", n: int) -> int:
+        """Move up to ``n`` unread bytes into ``dest``; returns the count."""
         avail = self.tail - self.head
         if n > avail:
             n = avail
         if n:
             h = self.head
-            dest[offset : offset + n] = self.mv[h : h + n]  # type: ignore[index]
+            dest[0:n] = self.mv[h : h + n]  # type: ignore[index]
             self.head = h + n
             if self.head == self.tail:
                 self.head = self.tail = 0
         return n
 
-    def take_bytes(self, n: int) -> bytes:
+    def read(self, n: int) -> bytes:
         """Remove up to ``n`` unread bytes and return them as ``bytes`` (one allocation)."""
         avail = self.tail - self.head
         if n > avail:
@@ -91,6 +99,13 @@ class RingBuffer:
         if self.head == self.tail:
             self.head = self.tail = 0
         return out
+
+    def readline(self, n: int) -> bytes:
+        """Like ``read``, but stop after the first ``\\n``."""
+        nl = self.buf.find(b"\n", self.head, self.tail)
+        if nl >= 0 and nl + 1 - self.head < n:
+            n = nl + 1 - self.head
+        return self.read(n)
 
     def clear(self) -> None:
         """Forget all unread bytes."""

@@ -333,18 +333,12 @@ class socket:
                     break
                 self._nothing()
                 return None
-            k = len(rx)
-            if not k:
+            if not rx.any():
                 c._check_lost()
                 break  # the peer closed
-            nl = rx.buf.find(b"\n", rx.head, rx.tail)
-            if nl >= 0:
-                k = nl + 1 - rx.head
-            line += rx.mv[rx.head : rx.head + k]
-            rx.head += k
-            if rx.head == rx.tail:
-                rx.clear()
-            if nl >= 0:
+            part = rx.readline(4096)
+            line += part
+            if part.endswith(b"\n"):
                 break
         return bytes(line)
 

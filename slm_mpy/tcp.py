@@ -1,12 +1,11 @@
-"""TCP over SLM's TCP proxy: ``#XTCPCLI``, ``#XTCPSVR``, ``#XTCPSEND``, ``#XTCPHANGUP``, ``#XTCPDATA``.
+"""TCP client over SLM's TCP proxy: ``#XTCPCLI``, ``#XTCPSEND``, ``#XTCPDATA``.
 
-SLM runs one TCP proxy at a time, client or server. Create these objects through
-``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
+SLM runs one TCP proxy at a time, client or server (``tcpserver.py``). Create the objects
+through ``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
 """
 
-from .compat import ticks_diff, ticks_ms
-from .connection import Connection, check_host, check_int, info_ints, timeout
-from .errors import ENOTCONN
+from .compat import byte_queue
+from .connection import Connection, check_host, check_int, timeout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,41 +23,30 @@ class _TCP(Connection):
         Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``.
         """
         rx = self._rx
-        if len(rx):
-            return rx.take_into(buf, 0, len(buf))
-        self._check_lost()
-        if self.closed or not len(buf):
-            return 0
-        self._dest = buf
-        self._dest_off = 0
-        try:
-            ok = self._wait(timeout_ms)
-        finally:
-            self._dest = None
-        n = self._dest_off
-        if n:
-            self._dest_off = 0
-            return n
-        if len(rx):
-            return rx.take_into(buf, 0, len(buf))
-        self._check_lost()
-        if ok:
-            return 0
-        raise timeout("recv_into", self.timeout_ms if timeout_ms is None else timeout_ms)
+        if not rx.any():
+            self._check_lost()
+            if self.closed or not len(buf):
+                return 0
+            if not self._wait(timeout_ms):
+                raise timeout("recv_into", self.timeout_ms if timeout_ms is None else timeout_ms)
+            if not rx.any():
+                self._check_lost()
+                return 0
+        return int(rx.readinto(buf, len(buf)))
 
     def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
         rx = self._rx
-        if not len(rx):
+        if not rx.any():
             self._check_lost()
             if self.closed:
                 return b""
             if not self._wait(timeout_ms):
                 raise timeout("recv", self.timeout_ms if timeout_ms is None else timeout_ms)
-            if not len(rx):
+            if not rx.any():
                 self._check_lost()
                 return b""
-        return rx.take_bytes(n)
+        return bytes(rx.read(n))
 
 
 class TCPClient(_TCP):
@@ -93,92 +81,8 @@ class TCPClient(_TCP):
         cmd = 'AT#XTCPCLI=%d,"%s",%d' % (2 if ipv6 else 1, host, port)
         if sec_tag is not None:
             cmd += ",%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), peer_verify, hostname_verify)
-        super().__init__(modem, rx_size, timeout_ms)
+        super().__init__(modem, byte_queue(rx_size), timeout_ms)
         self.host = self._host = host
         self.port = port
         self._open_cmd = cmd
         self._what = "TCP connect to %s:%d" % (host, port)
-
-
-class TCPServer(_TCP):
-    """SLM's TCP server: one listening socket, one peer at a time.
-
-    Example::
-
-        srv = modem.tcp_server(3442)
-        ip = srv.accept(timeout_ms=60000)
-        srv.send(srv.recv(100))
-        srv.hangup()
-        srv.close()
-    """
-
-    _prefix = "#XTCPSVR"
-    _close_cmd = "AT#XTCPSVR=0"
-
-    def __init__(
-        self,
-        modem: "Any",
-        port: int,
-        sec_tag: "int | None" = None,
-        ipv6: bool = False,
-        rx_size: int = 2048,
-        timeout_ms: int = 30000,
-    ) -> None:
-        check_int("port", port, 0, 65535)
-        cmd = "AT#XTCPSVR=%d,%d" % (2 if ipv6 else 1, port)
-        if sec_tag is not None:
-            cmd += ",%d" % check_int("sec_tag", sec_tag, 0, 2147483647)
-        super().__init__(modem, rx_size, timeout_ms)
-        self.port = port
-        self.peer: "str | None" = None  # IP of the connected peer
-        self._peers = 0  # connections announced and not yet accept()ed
-        self._open_cmd = cmd
-        self._what = "TCP server on port %d" % port
-
-    @property
-    def listening(self) -> bool:
-        """True while the server runs on the modem."""
-        return self.handle >= 0 and not self._released
-
-    def _urc(self, line: str) -> None:
-        if line.endswith('","connected"'):
-            self.peer = line[line.find('"') + 1 : line.find('",')]
-            self.closed = False
-            self.error = None
-            self._peers += 1
-        elif line.endswith('"disconnected"'):
-            self.peer = None
-            self._gone(info_ints(line[: line.rfind(",")])[0])
-        elif line.endswith('"stopped"'):
-            self.handle = -1
-            self.peer = None
-            self._gone(info_ints(line[: line.rfind(",")])[0])
-
-    def accept(self, timeout_ms: "int | None" = None) -> str:
-        """Wait for a peer to connect; returns its IP address."""
-        modem = self._modem
-        t = self.timeout_ms if timeout_ms is None else timeout_ms
-        start = ticks_ms()
-        while not self._peers:
-            if not self.listening:
-                raise OSError(ENOTCONN, "TCP server is not running")
-            if not modem.poll():
-                left = t - ticks_diff(ticks_ms(), start)
-                if left <= 0:
-                    raise timeout("accept", t)
-                modem.transport.wait(left if left < 20 else 20)
-        self._peers -= 1
-        return self.peer or ""
-
-    def status(self) -> "tuple[int, int, int]":
-        """``AT#XTCPSVR?``: (listen handle, peer handle, family); -1 where none."""
-        return self._modem.tcp_server_status()  # type: ignore[no-any-return]
-
-    def hangup(self) -> None:
-        """Disconnect the current peer (``AT#XTCPHANGUP``); the server keeps listening."""
-        peer = self.status()[1]
-        if peer >= 0:
-            for line in self._modem.command("AT#XTCPHANGUP=%d" % peer, self.timeout_ms):
-                self._urc(line)
-        self.peer = None
-        self.closed = True

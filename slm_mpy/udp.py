@@ -8,6 +8,7 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 from .compat import ticks_diff, ticks_ms
 from .connection import Connection, check_host, check_int, timeout
 from .errors import EMSGSIZE
+from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ class _UDP(Connection):
     _UDP = True
 
     def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
-        super().__init__(modem, rx_size if rx_size > 2052 else 2052, timeout_ms)
+        super().__init__(modem, RingBuffer(rx_size if rx_size > 2052 else 2052), timeout_ms)
         self._addrs: "list[Any]" = []  # sender of each queued record, oldest first
         self._addr: "Any" = None
         self._frame = 0  # length of the announced frame; -1: raw data-mode bytes
@@ -39,7 +40,7 @@ class _UDP(Connection):
     def _put_header(self, n: int) -> None:
         self._len[0] = n >> 8
         self._len[1] = n & 255
-        self._rx.append(self._len, 0, 2)
+        self._rx.write(self._len, 0, 2)
         self._addrs.append(self._addr)
         self._header_due = False
         self._filling = True
@@ -53,7 +54,7 @@ class _UDP(Connection):
             if rx.room() < (3 if self._frame < 0 else self._frame + 2):
                 return 0
             self._put_header(self._frame if self._frame > 0 else 0)
-        k = rx.append(src, start, n)
+        k: int = rx.write(src, start, n)
         if self._frame < 0:
             self._raw += k
         else:
@@ -90,7 +91,7 @@ class _UDP(Connection):
             queued = len(self._addrs)
             if queued > 1 or (queued and not self._filling):
                 rx = self._rx
-                return (rx.buf[rx.head] << 8) | rx.buf[rx.head + 1]
+                return int((rx.buf[rx.head] << 8) | rx.buf[rx.head + 1])
             self._check_lost()
             if self.closed:
                 return -1
@@ -113,7 +114,7 @@ class _UDP(Connection):
             raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, n))
         rx = self._rx
         rx.head += 2
-        data = rx.take_bytes(size)
+        data = rx.read(size)
         if rx.head == rx.tail:
             rx.clear()
         return data, self._addrs.pop(0)
@@ -131,7 +132,7 @@ class _UDP(Connection):
             raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, len(buf)))
         rx = self._rx
         rx.head += 2
-        rx.take_into(buf, 0, size)
+        rx.readinto(buf, size)
         if rx.head == rx.tail:
             rx.clear()
         self._addrs.pop(0)
