@@ -24,34 +24,32 @@ from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 _TICKS_PERIOD = 1 << 29  # wraps like MicroPython's ticks on a 32-bit port: small ints, no heap
 _TICKS_HALF = _TICKS_PERIOD // 2
 
-if hasattr(time, "ticks_ms"):
-    _ms = getattr(time, "ticks_ms")
-
-    def ticks_ms() -> int:
-        """Milliseconds from an arbitrary origin; compare only with :func:`ticks_diff`."""
-        return int(_ms()) & (_TICKS_PERIOD - 1)
-
-else:
-    _ns = getattr(time, "monotonic_ns")
-
-    def ticks_ms() -> int:
-        """Milliseconds from an arbitrary origin; compare only with :func:`ticks_diff`."""
-        return int(_ns() // 1000000) & (_TICKS_PERIOD - 1)
+_ns = getattr(time, "monotonic_ns", None)
 
 
-def ticks_diff(a: int, b: int) -> int:
-    """Signed difference ``a - b`` in milliseconds, correct across wrap-around."""
+def _ticks_ms() -> int:
+    return int(_ns() // 1000000) & (_TICKS_PERIOD - 1)  # type: ignore[misc]
+
+
+def _ticks_diff(a: int, b: int) -> int:
     return ((a - b + _TICKS_HALF) & (_TICKS_PERIOD - 1)) - _TICKS_HALF
 
 
-def ticks_add(t: int, ms: int) -> int:
-    """``t + ms`` on the same wrapping scale as :func:`ticks_ms`."""
+def _ticks_add(t: int, ms: int) -> int:
     return (t + ms) & (_TICKS_PERIOD - 1)
+
+
+# MicroPython's own ticks functions where they exist (native, no heap); else the same
+# arithmetic over time.monotonic_ns (CircuitPython, CPython). Compare ticks only with
+# ticks_diff; ticks_add moves a deadline.
+ticks_ms: "Callable[[], int]" = getattr(time, "ticks_ms", _ticks_ms)
+ticks_diff: "Callable[[int, int], int]" = getattr(time, "ticks_diff", _ticks_diff)
+ticks_add: "Callable[[int, int], int]" = getattr(time, "ticks_add", _ticks_add)
 
 
 def sleep_ms(ms: int) -> None:

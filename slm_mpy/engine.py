@@ -102,6 +102,7 @@ class Engine:
         self.sink_full = False  # a connection refused bytes: parsing waits for its reader
         self._resume = LINE  # the state after a payload: LINE, or DATAMODE for a frame in it
         self._dm_fresh = False  # in data mode, and no raw byte arrived yet
+        self._dm_parse: "Any" = None  # dmrx.parse, loaded with the first data mode
         # Dispatch.
         self._handlers: "dict[str, Callable[[str], None]]" = {}
         self._internal: "dict[str, Callable[[str], None]]" = {}
@@ -323,7 +324,7 @@ class Engine:
                 if not self._parse_payload():
                     return
             elif state == DATAMODE:
-                if not self._parse_datamode():
+                if not self._dm_parse(self):
                     return
             else:
                 self._parse_skip()
@@ -440,113 +441,10 @@ class Engine:
             return True
         return k > 0 and ring.head < ring.tail
 
-    def _parse_datamode(self) -> bool:
-        # Raw downlink bytes go to the connection in data mode. Protocol inside it: "+++"
-        # (the modem lost the connection), "\r\n#XDATAMODE: <n>\r\n" (data mode ended) and
-        # "#XTCPDATA"/"#XUDPDATA" frames written around SLM's mode switches (_frame_at).
-        # A tail that could start one of these patterns is held back until more arrives.
-        ring = self.ring
-        buf = ring.buf
-        head = ring.head
-        tail = ring.tail
-        q = buf.find(_QUIT, head, tail)
-        u = buf.find(_CRLF_X, head, tail)
-        while u >= 0 and (q < 0 or u < q):
-            if buf.startswith(_DM_URC, u):
-                return self._datamode_end(u, head)
-            kind = self._frame_at(u, tail)
-            if kind:
-                nl = buf.find(_LF, u + 2, tail)
-                if kind < 0:  # cannot tell yet: hand over what precedes it
-                    return self._dm_deliver(head, u - head) and False
-                if not self._dm_deliver(head, u - head):
-                    return False
-                ring.head = nl + 1
-                self._resume = DATAMODE
-                udp = kind == 2
-                self._on_header(u + 13, nl - 1 if buf[nl - 1] == 13 else nl, self.udp if udp else self.tcp, udp)
-                return True
-            u = buf.find(_CRLF_X, u + 1, tail)
-        if q >= 0:
-            if q > head:
-                return self._dm_deliver(head, q - head)
-            # "+++" at the head: decide what it was from what follows it.
-            if tail - head < 3 + _DM_URC_LEN and _is_prefix(buf, head + 3, tail, _DM_URC):
-                self.dm_quit = True  # wait: #XDATAMODE may be on its way
-                return False
-            if buf.startswith(_DM_URC, head + 3):
-                self.dm_quit = True
-                return self._datamode_end(head + 3, head + 3)
-            # More bytes after "+++": the modem kept sending, so it was data.
-            self.dm_quit = False
-            return self._dm_deliver(head, 3)
-        end = tail - _held_back(buf, head, tail)
-        if end > head:
-            return self._dm_deliver(head, end - head)
-        return False
-
-    def _frame_at(self, u: int, tail: int) -> int:
-        # At u starts "\r\n#X". Returns 1 for a real #XTCPDATA frame, 2 for #XUDPDATA, -1 if
-        # too few bytes to tell yet, 0 for payload bytes that only look like protocol.
-        # SLM decides "header or raw" per write, racing with its mode switches, so a frame
-        # can show up right after data mode began or ended. The payload may carry fake
-        # headers: a header counts only if its n bytes are followed by the next
-        # "\r\n#"/"+"/"%" line, as SLM's own output would be.
-        buf = self.ring.buf
-        if tail - u < _DM_URC_LEN and _is_prefix(buf, u, tail, _DM_URC):
-            return -1
-        if tail - u < 13:
-            return -1 if _is_prefix(buf, u + 2, tail, _TCPDATA) or _is_prefix(buf, u + 2, tail, _UDPDATA) else 0
-        kind = 1 if buf.startswith(_TCPDATA, u + 2) else 2 if buf.startswith(_UDPDATA, u + 2) else 0
-        if not kind:
-            return 0
-        nl = buf.find(_LF, u + 13, tail)
-        if nl < 0:
-            return -1 if tail - u < 64 else 0
-        n = parse_int(buf, u + 13, nl, self._at)
-        if self._at[0] == u + 13 or n <= 0 or n > MAX_CHUNK:
-            return 0
-        if self._dm_fresh and u == self.ring.head:
-            return kind  # first bytes after OK: SLM wrote this frame before switching
-        p = nl + 1 + n
-        if p + 3 > tail:
-            # Wait for the bytes after the payload, if the buffer can hold them at all.
-            return -1 if p + 3 - self.ring.head <= self.ring.size else 0
-        return kind if buf[p] == 13 and buf[p + 1] == 10 and buf[p + 2] in b"#+%" else 0
-
     def quit_datamode(self, timeout_ms: int = 10000) -> None:
         """Layer API: send the ``+++`` terminator; ``dm_result`` is set when SLM confirms."""
         self.dm_exiting = True
         self.write(_QUIT, timeout_ms)
-
-    def _dm_deliver(self, start: int, n: int) -> bool:
-        if n:
-            self._dm_fresh = False
-        sink = self.dm_sink
-        k = sink.feed(self.ring.mv, start, n) if sink is not None else n
-        self.ring.head = start + k
-        self.sink_full = k < n
-        return k == n
-
-    def _datamode_end(self, u: int, head: int) -> bool:
-        # Everything before the URC is downlink data; hand it over first.
-        if u > head and not self._dm_deliver(head, u - head):
-            return False
-        ring = self.ring
-        buf = ring.buf
-        nl = buf.find(_LF, u + _DM_URC_LEN, ring.tail)
-        if nl < 0:
-            return False
-        v = parse_int(buf, u + _DM_URC_LEN, nl, self._at)
-        j = self._at[0]
-        quit_at = u - 3
-        if self.dm_quit and v == 0 and quit_at >= ring.head and buf.startswith(_QUIT, quit_at):
-            # A clean exit after "+++": those three bytes were downlink data after all.
-            self._dm_deliver(quit_at, 3)
-        ring.head = nl + 1
-        self.dm_result = v if j > u + _DM_URC_LEN else -5
-        self._end_datamode()
-        return True
 
     def _end_datamode(self) -> None:
         sink = self.dm_sink
@@ -570,6 +468,10 @@ class Engine:
         self._code = code
         self._cmd = None  # lines after the final result are URCs again
         if line == "OK" and self._cmd_dm is not None:
+            if self._dm_parse is None:
+                from .dmrx import parse  # first data mode: load its parser now
+
+                self._dm_parse = parse
             # Bytes after this OK are already data-mode traffic: switch before parsing on.
             self.dm_sink = sink = self._cmd_dm
             self.dm_result = None
@@ -626,30 +528,6 @@ class Engine:
         h = self._handlers.get("")
         if h is not None:
             h(line)
-
-
-def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
-    # True if buf[i:end] is the beginning of pattern (or empty).
-    j = 0
-    while i < end:
-        if j >= len(pattern) or buf[i] != pattern[j]:
-            return False
-        i += 1
-        j += 1
-    return True
-
-
-def _held_back(buf: "Any", head: int, tail: int) -> int:
-    # How many trailing bytes might start "+++" or "\r\n#XDATAMODE: " and must wait.
-    cr: int = buf.find(b"\r", tail - _DM_URC_LEN if tail - _DM_URC_LEN > head else head, tail)
-    while cr >= 0:
-        if _is_prefix(buf, cr, tail, _DM_URC):
-            return tail - cr
-        cr = buf.find(b"\r", cr + 1, tail)
-    n = 0
-    while n < 2 and tail - n > head and buf[tail - n - 1] == 43:  # '+'
-        n += 1
-    return n
 
 
 def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
