@@ -94,8 +94,8 @@ def attach(modem):
     modem.at("AT+CEREG=1")
     say("AT+CEREG=1 -> OK   (report registration changes)")
     start = ticks_ms()
-    modem.at("AT+CFUN=1", 30000)
-    say("AT+CFUN=1 -> OK   (radio on)")
+    say("AT+CFUN=1   (radio on; +CEREG URCs follow)")
+    modem.at("AT+CFUN=1", 30000)  # a URC can come in the same read as the OK: on_cereg runs first
     keep_polling(modem, lambda: stats and stats[-1] in (1, 5), 60000)
     ms = ticks_diff(ticks_ms(), start)
     say("attached in %d ms" % ms)
@@ -132,9 +132,11 @@ def udp_echo(modem):
                      b"\x00\x01binary\r\nOK\r\n\xff goes in data mode"):
             conn.send(data)
             say("send %s" % show(data))
-            reply, sender = conn.recvfrom(1500, timeout_ms=5000)  # sender None before NCS 2.8
+            reply, sender = conn.recvfrom(1500, timeout_ms=5000)
             check(reply == data, "UDP echo differs: %s" % show(reply))
-            say("recv %s from %r: matches" % (show(reply), sender))
+            # The sender is None with NCS < 2.8, and for a reply that came while the modem was
+            # still in data mode (SLM then forwards it raw, without a #XUDPDATA header).
+            say("recv %s from %s: matches" % (show(reply), "%s:%d" % sender if sender else "(sender not reported)"))
             count += 1
         # SLM's data mode ends at "+++" and a datagram must go in one piece: the driver
         # refuses such a datagram before sending anything.
