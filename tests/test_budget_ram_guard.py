@@ -1,0 +1,37 @@
+"""RAM regression guard for the TCP-client path (issue 7).
+
+Issue 7 asks for <= 24 KiB retained after ``import slm_mpy`` + ``SLM(uart)`` + ``tcp_client()``
+as ``.py`` on the 64-bit unix port. The driver does not meet that yet (about 41 KiB today:
+see README, Performance). Until it does, this test holds the line where it is, so a change
+that makes the footprint worse fails CI. Lower ``GUARD`` whenever the figure drops.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_budgets import DRIVER, bench  # noqa: E402  (the shared loader of bench/run.py)
+
+GUARD = 43 * 1024  # today's figure plus ~2 KiB of headroom for measurement noise
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _micropython() -> None:
+    try:
+        bench.find_micropython()
+    except bench.BenchError as e:
+        pytest.skip(str(e))
+
+
+def test_tcp_client_path_does_not_grow() -> None:
+    r = bench.run_mp("ram.py", ["retained"], DRIVER)[0]
+    assert r["open"]
+    assert r["after_tcp_client"] <= GUARD, "import slm_mpy + SLM(uart) + tcp_client() retain %d B (guard %d B, issue target %d B)" % (
+        r["after_tcp_client"],
+        GUARD,
+        bench.BUDGET_TCP_PATH_RAM,
+    )
