@@ -1,5 +1,6 @@
 # slm_sim: --fw 3.1 --baud 0
 # slm_sim: --fw 2.6 --baud 0
+# slm_sim: --fw 3.1 --baud 0 --fragment --interleave-urcs
 # timeout: 120
 """slm_mpy.socket against slm_sim: the MicroPython socket API over SLM's proxies."""
 
