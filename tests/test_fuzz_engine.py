@@ -219,7 +219,7 @@ def declared_end(stream: bytes, start: int) -> int:
 def check_other_frames_intact(rig: Rig, payloads: list, spans: list, stream: bytes, j: int) -> None:
     # Frames before the damaged one arrive exactly; so do all frames whose header begins
     # after the damaged frame's (declared) end. What came in between may be lost.
-    data = b"".join(ev for ev in rig.tcp_events if isinstance(ev, bytes))
+    data = b"".join(ev for ev in rig.tcp_events if not isinstance(ev, int))
     head = b"".join(payloads[:j])
     assert data.startswith(head), "frames before the damaged one changed"
     end = max(declared_end(stream, spans[j][0]), spans[j + 1][0] if j + 1 < len(spans) else len(stream))

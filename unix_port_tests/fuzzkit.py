@@ -6,7 +6,8 @@ Runs on MicroPython (``unix_port_tests/test_fuzz_corpus.py``) and on CPython
 A :class:`Rig` is a modem on a :class:`~mockuart.MockUART` with a TCP client and a UDP client
 open. The test feeds it modem output; :meth:`Rig.pump` plays the application: it polls and
 reads both connections until the UART is empty and nothing moves, and records what each
-connection handed out, in order: ``bytes`` for data, an ``int`` (errno) for an ``OSError``.
+connection handed out, in order: data (TCP: one ``bytearray`` per run of reads; UDP:
+``(datagram, address)``) and an ``int`` (errno) for each ``OSError``.
 By default it keeps reading a connection after its end was reported (``read_after_close``),
 so that bytes a garbled stream sends to a closed connection cannot stall the parser.
 Any other exception escaping the driver is recorded in ``rig.escaped`` (a test failure).
@@ -80,6 +81,7 @@ class Rig:
         self.modem.on("+CEREG", self.cereg.append)
         self.modem.on("", self.others.append)
         self.escaped = []  # (where, exception) for anything that is not an OSError
+        self._buf = bytearray(2048)
         self.tcp_events = []
         self.udp_events = []
         self.tcp = self.modem.tcp_client("h", 1) if tcp else None
@@ -120,7 +122,7 @@ class Rig:
         if c is None or (self.tcp_closed and not self.read_after_close):
             return False
         try:
-            data = c.recv(4096, timeout_ms=0)
+            n = c.recv_into(self._buf, timeout_ms=0)
         except OSError as e:
             if e.errno == ETIMEDOUT:
                 return False
@@ -129,8 +131,13 @@ class Rig:
         except Exception as e:
             self.escaped.append(("tcp recv", e))
             return True
-        if data:
-            self.tcp_events.append(data)
+        if n:
+            # Consecutive data go into one bytearray: a byte-by-byte stream would otherwise
+            # leave thousands of small objects on a 192 KiB heap.
+            events = self.tcp_events
+            if not events or isinstance(events[-1], int):
+                events.append(bytearray())
+            events[-1] += memoryview(self._buf)[:n]
             return True
         if self.tcp_closed:
             return False
@@ -142,7 +149,7 @@ class Rig:
         if u is None or (self.udp_closed and not self.read_after_close):
             return False
         try:
-            data, addr = u.recvfrom(4096, timeout_ms=0)
+            data, addr = u.recvfrom(2048, timeout_ms=0)
         except OSError as e:
             if e.errno == ETIMEDOUT:
                 return False
@@ -173,6 +180,16 @@ class Rig:
                 if quiet >= 3:
                     return
         raise AssertionError("the driver kept busy for %d rounds" % limit)
+
+    def release(self):
+        """Drop the large buffers (stream, records) once a case is judged."""
+        self.uart.rx = bytearray()
+        self.uart.pos = 0
+        self.uart.tx = bytearray()
+        self.uart._line_start = 0
+        self.uart.commands = []
+        self.tcp_events = []
+        self.udp_events = []
 
     # --- checks
 
