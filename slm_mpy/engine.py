@@ -79,6 +79,8 @@ class Engine:
         self.ring = RingBuffer(rx_size)
         self.state = LINE
         self._scanned = 0  # bytes after ring.head already searched for LF (survives compaction)
+        self._check_end: "Any" = None  # connection whose frame just ended: check the CR LF
+        self._mismatch: "Any" = None  # ... and whose check failed: lost, unless "Ready" follows
         self._at = [0]  # parse_int's out-parameter, allocated once
         self._pay_left = 0
         self._pay_sink: "Any" = None
@@ -336,6 +338,16 @@ class Engine:
         buf = ring.buf
         head = ring.head
         tail = ring.tail
+        sink = self._check_end
+        if sink is not None:
+            # Every SLM message after a payload begins with CR LF. Anything else means the
+            # frame's length was wrong (a byte lost or the header damaged on the UART), unless
+            # it is the modem rebooting: decided once that line is complete.
+            if tail - head < 2:
+                return False
+            self._check_end = None
+            if buf[head] != 13 or buf[head + 1] != 10:
+                self._mismatch = sink
         nl = buf.find(_LF, head + self._scanned, tail)
         if nl < 0:
             if tail - head >= ring.size:
@@ -349,6 +361,12 @@ class Engine:
         self._scanned = 0
         ring.head = nl + 1
         end = nl
+        sink = self._mismatch
+        if sink is not None:
+            self._mismatch = None
+            if buf.find(b"Ready", head, nl) < 0:
+                self.garbage_lines += 1
+                sink.lost("a #XTCPDATA/#XUDPDATA frame had the wrong length (bytes lost or damaged on the UART)")
         if end > head and buf[end - 1] == 13:
             end -= 1
         while head < end and buf[head] == 13:
@@ -437,6 +455,8 @@ class Engine:
         self._pay_left = left
         if left == 0:
             self.state = self._resume
+            if self._resume == LINE:
+                self._check_end = sink  # SLM's next output starts with CR LF: verify it
             self._resume = LINE
             return True
         return k > 0 and ring.head < ring.tail
