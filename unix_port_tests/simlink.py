@@ -20,8 +20,17 @@ def open_socket(port, host="127.0.0.1"):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     s.connect(socket.getaddrinfo(host, port, family)[0][-1])
+    if port == env_port_or_none("SLM_SIM_PORT"):
+        # The simulated UART: no Nagle delay, or a "+++" written after a short piece would
+        # reach the modem after its flush timer instead of right behind the data.
+        s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
     s.setblocking(False)
     return s
+
+
+def env_port_or_none(name):
+    value = os.getenv(name)
+    return int(value) if value else None
 
 
 def modem(**kw):
