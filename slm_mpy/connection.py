@@ -32,15 +32,29 @@ def check_int(name: str, value: "Any", low: int, high: int) -> int:
 
 
 def info_ints(line: str) -> "list[int]":
-    """The comma-separated integers after ``<prefix>:`` in an information line."""
-    return [int(v) for v in line[line.find(":") + 1 :].split(",")]
+    """The comma-separated integers after ``<prefix>:`` in an information line.
+
+    A line damaged on the UART raises ``OSError(EIO)``: a modem failure, not a bad argument.
+    """
+    try:
+        return [int(v) for v in line[line.find(":") + 1 :].split(",")]
+    except ValueError:
+        raise OSError(EIO, "unreadable reply from the modem: %r" % line)
+
+
+def status_error(line: str) -> int:
+    """The error value of ``#X...: <err>,"<status>"``; EIO's (-5) if the line is damaged."""
+    try:
+        return info_ints(line[: line.rfind(",")])[0]
+    except OSError:
+        return -5
 
 
 def connect_error(exc: ATError, what: str, host: str) -> OSError:
     """Turn a failed connect (``#X...: <err>,"not connected"`` + ERROR) into an OSError."""
     for line in exc.lines:
         if line.endswith('"not connected"') or line.endswith('"not started"'):
-            err = info_ints(line[: line.rfind(",")])[0]
+            err = status_error(line)
             if err > 0:  # DNS_EAI_SYSTEM: a positive errno from the resolver
                 return OSError(host_errno(err), "%s: resolving %r failed (errno %d)" % (what, host, err))
             if -12 <= err <= -1 and not _is_ip(host):
@@ -77,7 +91,8 @@ class Connection:
         self.closed = False  # no more data will arrive (peer closed, error, or close())
         self.error: "int | None" = None  # the modem's error value when it closed
         self._released = False  # close() done: the proxy was stopped on the modem
-        self._lost: "str | None" = None  # data we know was lost; reported after the queue
+        self._lost: "str | None" = None  # data we know was lost; reported in stream order
+        self._lost_at = 0  # queued bytes that came before the loss
         self.handle = -1  # the modem's socket handle
 
     # --- engine sink interface
@@ -93,8 +108,13 @@ class Connection:
         """Data mode ended: raw downlink bytes stop here."""
 
     def lost(self, what: str) -> None:
-        """The engine could not read a frame meant for us: its bytes are lost."""
-        self._lost = what
+        """The engine could not read a frame meant for us: its bytes are lost.
+
+        The loss is reported after the bytes queued before it and before any that follow.
+        """
+        if self._lost is None:
+            self._lost = what
+            self._lost_at = self._rx.any()
 
     def lost_in_datamode(self, result: int) -> None:
         """Data mode ended with an error: the connection is gone."""
@@ -104,7 +124,7 @@ class Connection:
         """The modem rebooted: the connection no longer exists there."""
         self._gone(-104)
         self._released = True
-        self._lost = self._lost or "modem rebooted"
+        self.lost("modem rebooted")
 
     def _gone(self, err: int) -> None:
         self.closed = True
@@ -141,7 +161,7 @@ class Connection:
     def _opened(self, lines: "list[str]") -> None:
         for line in lines:
             if line.endswith('"connected"') or line.endswith('"started"'):
-                self.handle = info_ints(line[: line.rfind(",")])[0]
+                self.handle = status_error(line)
             else:
                 self._urc(line)
 
@@ -168,7 +188,7 @@ class Connection:
 
     def _urc(self, line: str) -> None:
         if line.endswith('"disconnected"') or line.endswith('"stopped"'):
-            self._gone(info_ints(line[: line.rfind(",")])[0])
+            self._gone(status_error(line))
 
     # --- application interface
 
@@ -194,11 +214,24 @@ class Connection:
         return True
 
     def _check_lost(self) -> None:
-        # Report lost data only after everything received before the loss was read.
-        if self._lost is not None:
+        # Report lost data once everything received before the loss was read.
+        if self._lost is not None and self._lost_at <= 0:
             what = self._lost
             self._lost = None
             raise OSError(EIO, "receive data lost: %s" % what) if what != "modem rebooted" else ModemReset()
+
+    def _readable(self, n: int) -> int:
+        # How much of a read of n may be served now: never past a recorded loss.
+        if self._lost is not None:
+            self._check_lost()
+            if n > self._lost_at:
+                n = self._lost_at
+        return n
+
+    def _taken(self, k: int) -> int:
+        if self._lost is not None:
+            self._lost_at -= k
+        return k
 
     def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
         """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent."""

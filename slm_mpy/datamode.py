@@ -44,7 +44,10 @@ def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
     """The byte count the modem reports in the reply ``lines`` to ``string_command`` (else n)."""
     for line in lines:
         if line.startswith(cmd[2:] + ":"):
-            return int(line[line.find(":") + 1 :])
+            try:
+                return int(line[line.find(":") + 1 :])
+            except ValueError:
+                raise OSError(EIO, "unreadable reply from the modem: %r" % line)
     return n
 
 

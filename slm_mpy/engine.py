@@ -431,6 +431,8 @@ class Engine:
             if sink is not None:
                 sink.lost("unreadable %s header" % ("#XUDPDATA" if udp else "#XTCPDATA"))
             return
+        if sink is not None and sink.closed and not sink._released:
+            sink = None  # its end was reported: later frames for it are damage, drop them
         self._pay_left = n
         self._pay_sink = sink
         if sink is not None:

@@ -112,7 +112,7 @@ class SLM(Engine):
                 continue  # an unrelated URC that arrived meanwhile
             try:
                 found = info_ints(line)
-            except ValueError:
+            except OSError:
                 # A URC with the same prefix (e.g. '#XTCPSVR: "ip","connected"') came
                 # among the reply lines: hand it on.
                 h = self._internal.get(name)

@@ -20,7 +20,8 @@ class _TCP(Connection):
     def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
 
-        Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``.
+        Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``, and
+        ``OSError(EIO)`` at the point in the stream where received data was lost.
         """
         rx = self._rx
         if not rx.any():
@@ -32,7 +33,7 @@ class _TCP(Connection):
             if not rx.any():
                 self._check_lost()
                 return 0
-        return int(rx.readinto(buf, len(buf)))
+        return self._taken(int(rx.readinto(buf, self._readable(len(buf)))))
 
     def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
@@ -46,7 +47,9 @@ class _TCP(Connection):
             if not rx.any():
                 self._check_lost()
                 return b""
-        return bytes(rx.read(n))
+        data = bytes(rx.read(self._readable(n)))
+        self._taken(len(data))
+        return data
 
 
 class TCPClient(_TCP):

@@ -4,7 +4,7 @@ Created through ``modem.tcp_server(...)``; imported only by applications that us
 """
 
 from .compat import byte_queue, ticks_diff, ticks_ms
-from .connection import check_int, info_ints, timeout
+from .connection import check_int, status_error, timeout
 from .errors import ENOTCONN
 from .tcp import _TCP
 
@@ -61,11 +61,11 @@ class TCPServer(_TCP):
             self._peers += 1
         elif line.endswith('"disconnected"'):
             self.peer = None
-            self._gone(info_ints(line[: line.rfind(",")])[0])
+            self._gone(status_error(line))
         elif line.endswith('"stopped"'):
             self.handle = -1
             self.peer = None
-            self._gone(info_ints(line[: line.rfind(",")])[0])
+            self._gone(status_error(line))
 
     def accept(self, timeout_ms: "int | None" = None) -> str:
         """Wait for a peer to connect; returns its IP address."""
