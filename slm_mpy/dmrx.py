@@ -6,7 +6,7 @@ ended) and "#XTCPDATA"/"#XUDPDATA" frames that SLM writes around its mode switch
 that could start one of these patterns is held back until more bytes arrive.
 """
 
-from .engine import _CRLF_X, _DM_URC, _DM_URC_LEN, _LF, _QUIT, _TCPDATA, _UDPDATA, DATAMODE, MAX_CHUNK, parse_int
+from .engine import _CRLF_X, _is_prefix, _DM_URC, _DM_URC_LEN, _LF, _QUIT, _TCPDATA, _UDPDATA, DATAMODE, MAX_CHUNK, parse_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def parse(e: "Any") -> bool:
         e.dm_quit = False
         return _deliver(e, head, 3)
     end = tail - _held_back(buf, head, tail)
+    end = head + e.ready_cut(head, end - head, True)  # a reboot's banner is held too
     if end > head:
         return _deliver(e, head, end - head)
     return False
@@ -111,17 +112,6 @@ def _end(e: "Any", u: int, head: int) -> bool:
     ring.head = nl + 1
     e.dm_result = v if j > u + _DM_URC_LEN else -5
     e._end_datamode()
-    return True
-
-
-def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
-    # True if buf[i:end] is the beginning of pattern (or empty).
-    j = 0
-    while i < end:
-        if j >= len(pattern) or buf[i] != pattern[j]:
-            return False
-        i += 1
-        j += 1
     return True
 
 

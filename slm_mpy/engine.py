@@ -32,6 +32,8 @@ _UDPDATA = b"#XUDPDATA: "
 _DM_URC = b"\r\n#XDATAMODE: "
 _DM_URC_LEN = 14
 _CRLF_X = b"\r\n#X"
+_READY = b"Ready\r\n"
+REBOOT_QUIET_MS = 500  # a "Ready" banner followed by this much silence is a reboot
 _QUIT = b"+++"
 _LF = b"\n"
 
@@ -80,6 +82,8 @@ class Engine:
         self.state = LINE
         self._scanned = 0  # bytes after ring.head already searched for LF (survives compaction)
         self._check_end: "Any" = None  # connection whose frame just ended: check the CR LF
+        self._held = False  # a "Ready" is held back in payload or data mode (ready_cut)
+        self._quiet_since = 0  # ticks of the last byte received
         self._mismatch: "Any" = None  # ... and whose check failed: lost, unless "Ready" follows
         self._at = [0]  # parse_int's out-parameter, allocated once
         self._pay_left = 0
@@ -154,8 +158,12 @@ class Engine:
         self._polling = True
         try:
             n = self.ring.fill(self._read)
+            if n:
+                self._quiet_since = ticks_ms()
             if self.ring.head < self.ring.tail:
                 self._parse()
+                if self._held and not n and ticks_diff(ticks_ms(), self._quiet_since) > REBOOT_QUIET_MS:
+                    self._held_reboot()
         finally:
             self._polling = False
         return n > 0
@@ -445,6 +453,9 @@ class Engine:
         left = self._pay_left
         if n > left:
             n = left
+        n = self.ready_cut(ring.head, n, n < left)
+        if not n:
+            return False
         sink = self._pay_sink
         if sink is None:
             self.orphan_bytes += n
@@ -462,6 +473,38 @@ class Engine:
             self._resume = LINE
             return True
         return k > 0 and ring.head < ring.tail
+
+    def ready_cut(self, start: int, n: int, more: bool) -> int:
+        """How many of the ``n`` raw bytes at ``start`` can be handed on now.
+
+        A modem that reboots in the middle of a frame or of data mode sends ``Ready`` into
+        what looks like payload and then falls silent. So a ``Ready`` banner that is the last
+        thing received is held back: if more bytes follow, it was payload after all; if the
+        line stays quiet for REBOOT_QUIET_MS, poll() treats it as the reboot it is. With
+        ``more`` (the frame goes on), a partial banner at the end is held as well.
+        """
+        buf = self.ring.buf
+        end = start + n
+        r = buf.find(_READY, start, end)
+        if r < 0 and more:
+            r = buf.find(b"R", end - 6 if end - 6 > start else start, end)
+            while r >= 0 and not _is_prefix(buf, r, end, _READY):
+                r = buf.find(b"R", r + 1, end)
+        if r < 0 or r + 7 < self.ring.tail:
+            self._held = False
+            return n
+        self._held = True
+        return r - start
+
+    def _held_reboot(self) -> None:
+        # The held "Ready" stayed the last word: the modem rebooted mid-frame or in data mode.
+        ring = self.ring
+        r = ring.buf.find(_READY, ring.head, ring.tail)
+        if self.state == PAYLOAD and self._pay_sink is not None:
+            self._pay_sink.lost("the modem rebooted in the middle of a frame")
+        ring.head = r + 7 if r >= 0 else ring.tail
+        self._held = False
+        self._on_ready()
 
     def quit_datamode(self, timeout_ms: int = 10000) -> None:
         """Layer API: send the ``+++`` terminator; ``dm_result`` is set when SLM confirms."""
@@ -504,6 +547,7 @@ class Engine:
             sink.begin(-1, None)  # raw bytes from here on carry no frame headers
 
     def _on_ready(self) -> None:
+        self._held = False
         self.ready_seen = True
         self.reboots += 1
         self._desync = False
@@ -550,6 +594,17 @@ class Engine:
         h = self._handlers.get("")
         if h is not None:
             h(line)
+
+
+def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
+    # True if buf[i:end] is the beginning of pattern (or empty).
+    j = 0
+    while i < end:
+        if j >= len(pattern) or buf[i] != pattern[j]:
+            return False
+        i += 1
+        j += 1
+    return True
 
 
 def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":

@@ -96,7 +96,7 @@ def test_peer_closes_during_a_data_mode_send():
     server, port = listen()
     c = m.tcp_client("127.0.0.1", port, timeout_ms=8000)
     peer = accept(server, m)  # takes what comes, sends nothing back
-    data = noise(6, 48 * 1024)  # no "+++" runs: one data-mode pass (see test_faults_pending.py)
+    data = noise(6, 32 * 1024)  # no "+++" runs: one data-mode pass (see test_faults_pending.py)
     # The network peer goes away once 8 KiB of the stream reached the modem. SLM 3.1 answers
     # with "+++" and drops input; 2.6 drops silently. Either way: a clear error.
     fired = [False]
