@@ -31,6 +31,15 @@ def check_int(name: str, value: "Any", low: int, high: int) -> int:
     return value
 
 
+def client_command(cmd: str, host: str, port: int, ipv6: bool, peer_verify: int, hostname_verify: int) -> str:
+    """Check a client's arguments and start its connect command: ``AT#X..CLI=<op>,"host",port``."""
+    check_host(host)
+    check_int("port", port, 0, 65535)
+    check_int("peer_verify", peer_verify, 0, 2)
+    check_int("hostname_verify", hostname_verify, 0, 1)
+    return '%s=%d,"%s",%d' % (cmd, 2 if ipv6 else 1, host, port)
+
+
 def info_ints(line: str) -> "list[int]":
     """The comma-separated integers after ``<prefix>:`` in an information line.
 

@@ -5,7 +5,7 @@ through ``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
 """
 
 from .compat import byte_queue
-from .connection import Connection, check_host, check_int, timeout
+from .connection import Connection, check_int, client_command, timeout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,11 +77,7 @@ class TCPClient(_TCP):
         rx_size: int = 2048,
         timeout_ms: int = 30000,
     ) -> None:
-        check_host(host)
-        check_int("port", port, 0, 65535)
-        check_int("peer_verify", peer_verify, 0, 2)
-        check_int("hostname_verify", hostname_verify, 0, 1)
-        cmd = 'AT#XTCPCLI=%d,"%s",%d' % (2 if ipv6 else 1, host, port)
+        cmd = client_command("AT#XTCPCLI", host, port, ipv6, peer_verify, hostname_verify)
         if sec_tag is not None:
             cmd += ",%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), peer_verify, hostname_verify)
         super().__init__(modem, byte_queue(rx_size), timeout_ms)

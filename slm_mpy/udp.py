@@ -6,7 +6,7 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 """
 
 from .compat import ticks_diff, ticks_ms
-from .connection import Connection, check_host, check_int, timeout
+from .connection import Connection, check_int, client_command, timeout
 from .errors import EMSGSIZE
 from .ring import RingBuffer
 
@@ -169,11 +169,7 @@ class UDPClient(_UDP):
         rx_size: int = 4096,
         timeout_ms: int = 30000,
     ) -> None:
-        check_host(host)
-        check_int("port", port, 0, 65535)
-        check_int("peer_verify", peer_verify, 0, 2)
-        check_int("hostname_verify", hostname_verify, 0, 1)
-        cmd = 'AT#XUDPCLI=%d,"%s",%d' % (2 if ipv6 else 1, host, port)
+        cmd = client_command("AT#XUDPCLI", host, port, ipv6, peer_verify, hostname_verify)
         if sec_tag is not None:
             cid = 0 if use_dtls_cid is None else check_int("use_dtls_cid", use_dtls_cid, 0, 2)
             cmd += ",%d,%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), cid, peer_verify, hostname_verify)
