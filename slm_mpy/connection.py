@@ -258,17 +258,21 @@ class Connection:
         # Imported on the first send: an application that only receives never loads it.
         from .datamode import send_datamode, send_string, string_safe
 
-        if string_safe(data):
-            sent = 0
-            while sent < len(data):
-                k = send_string(modem, cmd, data[sent:] if sent else data, t)
-                if k <= 0:
-                    raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
-                sent += k
-                if self._UDP:
-                    break
-            return sent
-        return send_datamode(modem, cmd, self, data, self._UDP, t)
+        try:
+            if string_safe(data):
+                sent = 0
+                while sent < len(data):
+                    k = send_string(modem, cmd, data[sent:] if sent else data, t)
+                    if k <= 0:
+                        raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
+                    sent += k
+                    if self._UDP:
+                        break
+                return sent
+            return send_datamode(modem, cmd, self, data, self._UDP, t)
+        except ATError as e:
+            # SLM refuses a send with ERROR when its socket is gone (the URC may follow).
+            raise OSError(ENOTCONN, "%s refused by the modem (%s): connection gone" % (cmd, e.line))
 
     def __enter__(self) -> "Any":
         return self
