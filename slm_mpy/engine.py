@@ -314,8 +314,7 @@ class Engine:
             end = off + chunk
             k = write_some(mv[off:end] if (off or end < n) else mv)
             off += k
-            if k < chunk:
-                self.poll()
+            self.poll()  # the modem may be telling us something (its "+++", a reboot)
             if k == 0:
                 if ticks_diff(ticks_ms(), start) > timeout_ms:
                     raise timeout_error("UART write stalled for %d ms (%d of %d bytes sent)" % (timeout_ms, off, n))
