@@ -480,15 +480,18 @@ class Engine:
         what looks like payload and then falls silent. So a ``Ready`` banner that is the last
         thing received is held back: if more bytes follow, it was payload after all; if the
         line stays quiet for REBOOT_QUIET_MS, poll() treats it as the reboot it is. With
-        ``more`` (the frame goes on), a partial banner at the end is held as well.
+        ``more`` (the frame goes on), a partial banner of two bytes or more at the end is held
+        as well (a banner split right after its "R" is missed).
         """
         buf = self.ring.buf
         end = start + n
         r = buf.find(_READY, start, end)
         if r < 0 and more:
-            r = buf.find(b"R", end - 6 if end - 6 > start else start, end)
+            # From two bytes on: holding every trailing "R" of a payload would keep bytes in
+            # the buffer (and cost an allocation per read) far too often.
+            r = buf.find(b"Re", end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
-                r = buf.find(b"R", r + 1, end)
+                r = buf.find(b"Re", r + 1, end)
         if r < 0 or r + 7 < self.ring.tail:
             self._held = False
             return n
