@@ -51,7 +51,7 @@ def parse(e: "Any") -> bool:
         e.dm_quit = False
         return _deliver(e, head, 3)
     end = tail - _held_back(buf, head, tail)
-    end = head + e.ready_cut(head, end - head, True)  # a reboot's banner is held too
+    end = head + e.ready_cut(head, end - head, -1)  # a reboot's banner is held too
     if end > head:
         return _deliver(e, head, end - head)
     return False

@@ -452,7 +452,7 @@ class Engine:
         left = self._pay_left
         if n > left:
             n = left
-        n = self.ready_cut(ring.head, n, n < left)
+        n = self.ready_cut(ring.head, n, ring.head + left)
         if not n:
             return False
         sink = self._pay_sink
@@ -473,18 +473,20 @@ class Engine:
             return True
         return k > 0 and ring.head < ring.tail
 
-    def ready_cut(self, start: int, n: int, more: bool) -> int:
+    def ready_cut(self, start: int, n: int, frame_end: int) -> int:
         """How many of the ``n`` raw bytes at ``start`` can be handed on now.
 
         A modem that reboots in the middle of a frame or of data mode sends ``Ready`` into
         what looks like payload and then falls silent. So a ``Ready`` banner that is the last
         thing received is held back: if more bytes follow, it was payload after all; if the
         line stays quiet for REBOOT_QUIET_MS, poll() treats it as the reboot it is. With
-        ``more`` (the frame goes on), a partial banner of two bytes or more at the end is held
-        as well (a banner split right after its "R" is missed).
+        a frame still going on (``frame_end`` beyond the bytes at hand; -1 in data mode), a
+        partial banner of two bytes or more at the end is held as well (a banner split right
+        after its "R" is missed). A banner that ends a frame exactly is that frame's payload.
         """
         buf = self.ring.buf
         end = start + n
+        more = frame_end < 0 or end < frame_end
         r = buf.find(_READY, start, end)
         if r < 0 and more:
             # From two bytes on: holding every trailing "R" of a payload would keep bytes in
@@ -492,7 +494,7 @@ class Engine:
             r = buf.find(b"Re", end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
                 r = buf.find(b"Re", r + 1, end)
-        if r < 0 or r + 7 < self.ring.tail:
+        if r < 0 or r + 7 < self.ring.tail or r + 7 == frame_end:
             self._held = False
             return n
         self._held = True
