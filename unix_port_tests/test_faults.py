@@ -12,7 +12,7 @@ usable afterwards. Data that did arrive must be exactly what the peer sent.
 import hashlib
 import time
 
-from faultkit import ECONNRESET, accept, listen, noise, pattern, peer_write, raises, recover
+from faultkit import ECONNRESET, accept, fw, listen, noise, pattern, peer_write, raises, recover
 from simlink import PatternStream, attach, control, env_port, modem, pause
 
 from slm_mpy import ModemReset
@@ -268,3 +268,128 @@ def test_byte_corruption_on_the_uart_then_recovery():
     close_and_recover(m, c)
     echo_ok(m, 4096, seed=12)
     assert m.ring.size == len(m.ring.buf)
+
+
+def test_reboot_mid_send_fails_the_send():
+    m = modem()
+    server, port = listen()
+    c = m.tcp_client("127.0.0.1", port, timeout_ms=5000)
+    peer = accept(server, m)  # takes what comes, sends nothing back
+    data = pattern(4, 8)
+    # AT#XTCPSEND<CR><LF> is 13 bytes; the modem reboots 3000 bytes into the stream.
+    assert control("reboot-after-rx %d" % (13 + 3000)) == "ok"
+    started = time.ticks_ms()
+    e = raises(OSError, c.send, data)
+    took = time.ticks_diff(time.ticks_ms(), started)
+    assert took < 8000, "send took %d ms to fail" % took
+    assert m.state == LINE
+    # The peer never sent a byte: whatever the connection hands out now is modem output.
+    try:
+        leaked = c.recv(2048, timeout_ms=300)
+    except OSError:
+        leaked = b""
+    assert leaked == b"", "modem output arrived as received data: %r" % leaked[:60]
+    assert c.closed, "the connection still looks open after the modem rebooted (send raised %r)" % (e,)
+    raises(OSError, c.send, b"x")
+    m.wait_ready(5000)
+    recover(m)
+    attach(m)
+    peer.close()
+    server.close()
+    echo_ok(m)
+
+
+def test_reboot_mid_receive_reports_the_loss():
+    m = modem()
+    server, port = listen()
+    c = m.tcp_client("127.0.0.1", port, timeout_ms=5000)
+    peer = accept(server, m)
+    data = pattern(5, 2)[:1500]
+    # The next bytes to the host are "\r\n#XTCPDATA: 1500\r\n" + payload: cut after 500.
+    assert control("reboot-after-tx 500") == "ok"
+    peer_write(peer, data, m)
+    got = bytearray()
+    error = None
+    start = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), start) < 5000:
+        try:
+            chunk = c.recv(2048, timeout_ms=1000)
+        except OSError as e:
+            error = e
+            break
+        if not chunk:
+            break
+        got += chunk
+    assert bytes(data).startswith(bytes(got)), "the banner (or other modem output) arrived as payload: %r" % bytes(got[-20:])
+    assert error is not None and error.errno in (5, ECONNRESET), "loss not reported: %r" % (error,)
+    assert c.closed
+    m.wait_ready(3000)
+    assert m.at("AT", timeout_ms=1000) == []
+    peer.close()
+    server.close()
+
+
+def test_peer_closes_between_two_data_mode_passes():
+    # A payload with "+++" goes out as data mode, the run of '+' as AT#XTCPSEND="+++", then
+    # data mode again. The peer closes just before the quoted piece: SLM reports the
+    # disconnect and answers the send with ERROR. The application must learn that the
+    # connection was lost (ECONNRESET/ENOTCONN, closed), not get a bare "ERROR".
+    m = modem()
+    server, port = listen()
+    c = m.tcp_client("127.0.0.1", port, timeout_ms=5000)
+    peer = accept(server, m)
+    data = noise(14, 4096) + b"+++" + noise(15, 4096)
+    write_some = m.transport.write_some
+    fired = [False]
+
+    def hook(buf):
+        if not fired[0] and bytes(buf).startswith(b'AT#XTCPSEND="+'):
+            fired[0] = True
+            assert control("peer-close") == "ok"
+            pause(m, 100)  # the modem notices the close and says so before the command
+        return write_some(buf)
+
+    m.transport.write_some = hook
+    e = raises(OSError, c.send, data)
+    m.transport.write_some = write_some
+    assert fired[0]
+    assert e.errno in (ECONNRESET, 107), "the lost connection came back as %r" % (e,)
+    assert c.closed
+    assert m.at("AT") == []
+    peer.close()
+    server.close()
+
+
+def test_modem_plus_plus_plus_stops_the_stream():
+    # SLM >= 2.7 writes "+++" to the host the moment the connection is lost in data mode
+    # and drops everything after it. The driver must notice while streaming and stop,
+    # not push the rest of a long payload into the drop state. (2.6 drops silently: there
+    # is nothing to notice, so this is a 3.1 test.)
+    if fw() != "3.1":
+        return
+    m = modem()
+    server, port = listen()
+    c = m.tcp_client("127.0.0.1", port, timeout_ms=8000)
+    peer = accept(server, m)
+    data = noise(16, 32 * 1024)
+    fired = [False]
+    sent = [0]
+    write_some = m.transport.write_some
+
+    def counting(buf):
+        n = write_some(buf)
+        if m.state == DATAMODE:
+            sent[0] += n
+            if sent[0] >= 8192 and not fired[0]:
+                fired[0] = True
+                assert control("peer-close") == "ok"
+                time.sleep_ms(50)  # the modem's "+++" is on the wire before the next chunk
+        return n
+
+    m.transport.write_some = counting
+    e = raises(OSError, c.send, data)
+    m.transport.write_some = write_some
+    assert e.errno == ECONNRESET, e
+    assert sent[0] < 16 * 1024, "kept streaming %d bytes after the modem said +++" % sent[0]
+    peer.close()
+    server.close()
