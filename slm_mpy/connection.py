@@ -7,7 +7,7 @@ reading the UART: hardware flow control then holds the modem. Nothing is dropped
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import ATError, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, host_errno, timeout_error
+from .errors import ATError, EBUSY, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Connection:
     def __init__(self, modem: "Any", rx: "Any", timeout_ms: int) -> None:
         self._modem = modem
         self._rx = rx  # byte queue (compat.byte_queue) or, for UDP, a RingBuffer of records
-        self.timeout_ms = timeout_ms
+        self.timeout_ms = check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
         self.closed = False  # no more data will arrive (peer closed, error, or close())
         self.error: "int | None" = None  # the modem's error value when it closed
         self._released = False  # close() done: the proxy was stopped on the modem
@@ -184,7 +184,10 @@ class Connection:
         self._opened(lines)
 
     def close(self) -> None:
-        """Stop the proxy on the modem; safe to call twice. Queued received data stays readable."""
+        """Stop the proxy on the modem; safe to call twice. Queued received data stays readable.
+
+        Refused with ``OSError(EBUSY)`` from a URC callback: the connection stays as it was.
+        """
         if self._released:
             return
         self._released = True
@@ -192,8 +195,16 @@ class Connection:
         try:
             for line in self._modem.command(self._close_cmd, self.timeout_ms):
                 self._urc(line)
+        except OSError as e:
+            if e.errno == EBUSY:
+                # Refused before anything was sent (from a URC callback, or while another
+                # command runs): the proxy still runs, so a later close() must stop it.
+                self._released = False
+                self._register()
+            raise
         finally:
-            self.closed = True
+            if self._released:
+                self.closed = True
 
     def _urc(self, line: str) -> None:
         if line.endswith('"disconnected"') or line.endswith('"stopped"'):
@@ -205,20 +216,29 @@ class Connection:
         """Received bytes waiting to be read (for UDP: non-zero if a datagram may wait)."""
         return int(self._rx.any())
 
-    def _wait(self, timeout_ms: "int | None") -> bool:
-        """Poll until queued bytes, or a closed state; False when ``timeout_ms`` ran out."""
+    def _ms(self, timeout_ms: "Any") -> int:
+        # A call's timeout_ms, checked (ValueError); None: the connection's own. 0x3FFFFFFF is
+        # the largest small int of a 32-bit port: the check allocates nothing.
+        return self.timeout_ms if timeout_ms is None else check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
+
+    def _wait(self, t: int) -> bool:
+        """Poll until queued bytes, or a closed state; False when ``t`` ms ran out.
+
+        Inside a URC callback nothing can arrive (``poll()`` is the caller's): a wait with
+        time left raises ``OSError(EBUSY)`` at once instead of waiting in vain.
+        """
         modem = self._modem
-        if timeout_ms is None:
-            timeout_ms = self.timeout_ms
         start = ticks_ms()
         rx = self._rx
         while not rx.any():
             if self.closed or self._lost:
                 return True
             if not modem.poll():
-                left = timeout_ms - ticks_diff(ticks_ms(), start)
+                left = t - ticks_diff(ticks_ms(), start)
                 if left <= 0:
                     return False
+                if modem._polling:
+                    raise OSError(EBUSY, "callback")
                 modem.transport.wait(left if left < 20 else 20)
         return True
 
@@ -244,15 +264,18 @@ class Connection:
 
     def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
         """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent."""
-        if self.closed or self._released:
-            raise OSError(ENOTCONN, "connection closed")
         if isinstance(data, str):
             data = data.encode()
-        elif isinstance(data, memoryview):
-            data = bytes(data)
+        elif not isinstance(data, (bytes, bytearray)):
+            try:
+                data = bytes(memoryview(data))
+            except TypeError:
+                raise ValueError("bad data")
+        t = self._ms(timeout_ms)
+        if self.closed or self._released:
+            raise OSError(ENOTCONN, "connection closed")
         if not len(data):
             return 0
-        t = self.timeout_ms if timeout_ms is None else timeout_ms
         modem = self._modem
         cmd = self._SEND
         # Imported on the first send: an application that only receives never loads it.

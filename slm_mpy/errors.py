@@ -7,6 +7,9 @@ arguments, so ``except OSError`` catches every modem or network failure:
 * :class:`ModemReset` -- the modem rebooted (``Ready`` banner) while something was pending.
 * ``OSError(ETIMEDOUT)`` -- no answer in time.
 * ``OSError(ECONNRESET/ECONNREFUSED/...)`` -- connection failures, from the modem's error value.
+* ``OSError(EBUSY)`` -- not now: a command, a close or a receive that would wait, from inside a
+  URC callback (nothing arrives before it returns); another command still running.
+* ``ValueError`` -- a bad argument (wrong type or range), raised before anything is sent.
 """
 
 # Linux/newlib numbers, the ones MicroPython's errno module uses on every port.
@@ -28,28 +31,35 @@ ETIMEDOUT = 110
 ECONNREFUSED = 111
 EHOSTUNREACH = 113
 
-# SLM reports Zephyr errno values (-errno); map the ones a host meets to the numbers above.
-_ZEPHYR_TO_HOST = {
-    104: ECONNRESET,
-    111: ECONNREFUSED,
-    116: ETIMEDOUT,
-    115: ENETDOWN,
-    118: EHOSTUNREACH,
-    128: ENOTCONN,
-    113: ECONNABORTED,
-    114: ENETUNREACH,
-    139: EMSGSIZE,  # EOVERFLOW: UDP datagram larger than the data-mode buffer
-    11: EAGAIN,
-    22: EINVAL,
-    9: EBADF,
-    5: EIO,
-    12: ENOMEM,
-}
+# SLM reports Zephyr errno values (-errno); map the ones a host meets to the numbers above:
+# pairs of (Zephyr, host) in a bytes object, a fraction of a dict's RAM.
+_ZEPHYR_TO_HOST = bytes(
+    (
+        104, ECONNRESET,
+        111, ECONNREFUSED,
+        116, ETIMEDOUT,
+        115, ENETDOWN,
+        118, EHOSTUNREACH,
+        128, ENOTCONN,
+        113, ECONNABORTED,
+        114, ENETUNREACH,
+        139, EMSGSIZE,  # EOVERFLOW: UDP datagram larger than the data-mode buffer
+        11, EAGAIN,
+        22, EINVAL,
+        9, EBADF,
+        5, EIO,
+        12, ENOMEM,
+    )
+)
 
 
 def host_errno(zephyr_errno: int) -> int:
     """Host errno for a (positive) Zephyr errno value reported by SLM."""
-    return _ZEPHYR_TO_HOST.get(zephyr_errno, EIO)
+    t = _ZEPHYR_TO_HOST
+    for i in range(0, len(t), 2):
+        if t[i] == zephyr_errno:
+            return t[i + 1]
+    return EIO
 
 
 class ATError(OSError):

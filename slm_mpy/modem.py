@@ -4,7 +4,7 @@ The TCP and UDP modules are imported on first use, so an application that only n
 never pays RAM for the UDP code.
 """
 
-from .connection import info_ints
+from .connection import check_int, info_ints
 from .engine import Engine
 from .errors import EBUSY, EHOSTUNREACH, ATError
 
@@ -34,7 +34,20 @@ class SLM(Engine):
     def __init__(self, uart: "Any", rx_size: int = 2560) -> None:
         super().__init__(uart, rx_size)
         self._pause_ms = 0
-        _set_default(self)
+        _default[0] = self  # default_modem()
+
+    def at(self, command: str, timeout_ms: int = 5000) -> "list[str]":
+        """See ``Engine.at``; a command that is not a ``str`` or a bad timeout: ``ValueError``."""
+        if not isinstance(command, str):
+            raise ValueError("not a str")
+        return Engine.at(self, command, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
+
+    def wait_ready(self, timeout_ms: int = 10000) -> None:
+        """See ``Engine.wait_ready``. From a URC callback, unless ``Ready`` was just seen, it
+        raises ``OSError(EBUSY)`` at once: nothing can arrive before the callback returns."""
+        if self._polling and not self.ready_seen:
+            raise OSError(EBUSY, "callback")
+        Engine.wait_ready(self, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
 
     # --- proxies (one TCP and one UDP at a time, as SLM allows)
 
@@ -170,10 +183,6 @@ class SLM(Engine):
 
 
 _default: "list[Any]" = [None]
-
-
-def _set_default(modem: "Any") -> None:
-    _default[0] = modem
 
 
 def default_modem() -> "Any":

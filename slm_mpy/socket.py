@@ -28,6 +28,7 @@ did arrive is returned. Non-blocking (``settimeout(0)``/``setblocking(False)``):
 ``OSError(EAGAIN)`` (as MicroPython's and CPython's sockets do).
 """
 
+from .connection import check_host, check_int
 from .errors import EAGAIN, EBADF, EHOSTUNREACH, ETIMEDOUT
 from .modem import default_modem
 
@@ -132,7 +133,12 @@ class socket:
     # --- set-up
 
     def settimeout(self, seconds: "float | None") -> None:
-        """``None``: block; ``0``: non-blocking; else raise ``OSError(ETIMEDOUT)`` after that long."""
+        """``None``: block; ``0``: non-blocking; else raise ``OSError(ETIMEDOUT)`` after that long.
+
+        A negative or non-numeric timeout raises ``ValueError``.
+        """
+        if seconds is not None and not (isinstance(seconds, (int, float)) and seconds >= 0):
+            raise ValueError("bad timeout")
         self._timeout = None if seconds is None else int(seconds * 1000)
 
     def setblocking(self, flag: bool) -> None:
@@ -145,8 +151,8 @@ class socket:
             raise OSError(EBADF, "socket closed")
         if self._conn is not None:
             raise OSError(_EISCONN, "already connected")
-        host = str(address[0])
-        port = int(address[1])
+        host = check_host(address[0])  # no str() of anything: a bad host is a ValueError
+        port = address[1]  # checked by tcp_client/udp_client
         self._addr = (host, port)
         self._conn = self._open(host, port)
 
@@ -170,12 +176,18 @@ class socket:
         self._conn = self._open(self._addr[0], self._addr[1])
 
     def close(self) -> None:
-        """Stop the modem's proxy (frees the TCP/UDP slot); safe to call twice."""
-        self._closed = True
+        """Stop the modem's proxy (frees the TCP/UDP slot); safe to call twice.
+
+        Refused from a URC callback (``OSError(EBUSY)``): the socket stays open, close it later.
+        """
         c = self._conn
-        self._conn = None
-        if c is not None:
-            c.close()
+        try:
+            if c is not None:
+                c.close()
+        finally:
+            if c is None or c._released:
+                self._conn = None
+                self._closed = True
 
     def __enter__(self) -> "socket":
         return self
@@ -247,6 +259,7 @@ class socket:
 
     def recv(self, n: int) -> bytes:
         """Receive up to ``n`` bytes (UDP: one datagram, cut to ``n``); ``b""`` once the peer closed."""
+        check_int("n", n, 0, 0x3FFFFFFF)
         c = self._c()
         if self._udp:
             d = self._datagram(c)
@@ -262,6 +275,7 @@ class socket:
 
     def recvfrom(self, n: int) -> "tuple[bytes, Any]":
         """UDP: one datagram and its sender ``(ip, port)`` (``None`` on NCS < 2.8)."""
+        check_int("n", n, 0, 0x3FFFFFFF)
         c = self._c()
         if not self._udp:
             return self.recv(n), self._addr
@@ -274,7 +288,13 @@ class socket:
     def readinto(self, buf: "Any", nbytes: "int | None" = None) -> "int | None":
         """Fill ``buf`` (its first ``nbytes``); fewer only if the peer closed or a timeout hit."""
         c = self._c()
-        n = len(buf) if nbytes is None or nbytes > len(buf) else nbytes
+        try:
+            mv = memoryview(buf)
+            n = len(mv) if nbytes is None or nbytes > len(mv) else nbytes
+            if n > 0:
+                mv[0] = mv[0]  # a buffer that cannot be filled fails here, before any wait
+        except TypeError:
+            raise ValueError("bad buffer")
         if self._udp:
             d = self._datagram(c)
             if d is None:
@@ -283,7 +303,6 @@ class socket:
             k = len(data) if len(data) < n else n
             buf[0:k] = data[0:k] if k < len(data) else data
             return k
-        mv = memoryview(buf)
         got = 0
         while got < n:
             if not self._ready(c):

@@ -21,29 +21,39 @@ class _TCP(Connection):
         """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
 
         Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``, and
-        ``OSError(EIO)`` at the point in the stream where received data was lost.
+        ``OSError(EIO)`` at the point in the stream where received data was lost;
+        ``ValueError`` if ``buf`` cannot be written (``bytes``, a read-only memoryview).
         """
+        try:
+            n = len(buf)
+            if n:
+                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
+        except TypeError:
+            raise ValueError("bad buffer")
+        t = self._ms(timeout_ms)
         rx = self._rx
         if not rx.any():
             self._check_lost()
-            if self.closed or not len(buf):
+            if self.closed or not n:
                 return 0
-            if not self._wait(timeout_ms):
-                raise timeout("recv_into", self.timeout_ms if timeout_ms is None else timeout_ms)
+            if not self._wait(t):
+                raise timeout("recv_into", t)
             if not rx.any():
                 self._check_lost()
                 return 0
-        return self._taken(int(rx.readinto(buf, self._readable(len(buf)))))
+        return self._taken(int(rx.readinto(buf, self._readable(n))))
 
     def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
+        check_int("n", n, 0, 0x3FFFFFFF)
+        t = self._ms(timeout_ms)
         rx = self._rx
         if not rx.any():
             self._check_lost()
             if self.closed:
                 return b""
-            if not self._wait(timeout_ms):
-                raise timeout("recv", self.timeout_ms if timeout_ms is None else timeout_ms)
+            if not self._wait(t):
+                raise timeout("recv", t)
             if not rx.any():
                 self._check_lost()
                 return b""

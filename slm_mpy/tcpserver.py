@@ -5,7 +5,7 @@ Created through ``modem.tcp_server(...)``; imported only by applications that us
 
 from .compat import byte_queue, ticks_diff, ticks_ms
 from .connection import check_int, status_error, timeout
-from .errors import ENOTCONN
+from .errors import EBUSY, ENOTCONN
 from .tcp import _TCP
 
 TYPE_CHECKING = False
@@ -70,7 +70,7 @@ class TCPServer(_TCP):
     def accept(self, timeout_ms: "int | None" = None) -> str:
         """Wait for a peer to connect; returns its IP address."""
         modem = self._modem
-        t = self.timeout_ms if timeout_ms is None else timeout_ms
+        t = self._ms(timeout_ms)
         start = ticks_ms()
         while not self._peers:
             if not self.listening:
@@ -79,6 +79,8 @@ class TCPServer(_TCP):
                 left = t - ticks_diff(ticks_ms(), start)
                 if left <= 0:
                     raise timeout("accept", t)
+                if modem._polling:
+                    raise OSError(EBUSY, "callback")  # nothing can arrive before it returns
                 modem.transport.wait(left if left < 20 else 20)
         self._peers -= 1
         return self.peer or ""

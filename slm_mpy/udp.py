@@ -7,7 +7,7 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 
 from .compat import ticks_diff, ticks_ms
 from .connection import Connection, check_int, client_command, timeout
-from .errors import EMSGSIZE
+from .errors import EBUSY, EMSGSIZE
 from .ring import RingBuffer
 
 TYPE_CHECKING = False
@@ -84,7 +84,7 @@ class _UDP(Connection):
 
     def _next_len(self, timeout_ms: "int | None") -> int:
         # Length of the next complete datagram, waiting for one; -1 when closed.
-        t = self.timeout_ms if timeout_ms is None else timeout_ms
+        t = self._ms(timeout_ms)
         modem = self._modem
         start = ticks_ms()
         while True:
@@ -100,6 +100,8 @@ class _UDP(Connection):
                 left = t - ticks_diff(ticks_ms(), start)
                 if left <= 0:
                     raise timeout("UDP recv", t)
+                if modem._polling:
+                    raise OSError(EBUSY, "callback")  # nothing can arrive before it returns
                 modem.transport.wait(left if left < 20 else 20)
 
     def recvfrom(self, n: int, timeout_ms: "int | None" = None) -> "tuple[bytes, Any]":
@@ -108,6 +110,7 @@ class _UDP(Connection):
         A datagram longer than ``n`` stays queued and raises ``OSError(EMSGSIZE)``.
         Returns ``(b"", None)`` once the connection closed and all was read.
         """
+        check_int("n", n, 0, 0x3FFFFFFF)
         size = self._next_len(timeout_ms)
         if size < 0:
             return b"", None
@@ -127,11 +130,17 @@ class _UDP(Connection):
 
     def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive one datagram into ``buf``; returns its length."""
+        try:
+            n = len(buf)
+            if n:
+                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
+        except TypeError:
+            raise ValueError("bad buffer")
         size = self._next_len(timeout_ms)
         if size < 0:
             return 0
-        if size > len(buf):
-            raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, len(buf)))
+        if size > n:
+            raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, n))
         rx = self._rx
         rx.head += 2
         rx.readinto(buf, size)

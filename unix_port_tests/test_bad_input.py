@@ -6,6 +6,8 @@ Extends test_engine.py (command injection, EBUSY from a callback) and test_sim_t
 (host, port and TLS-knob ranges) without repeating them.
 """
 
+import time
+
 from mockuart import MockUART, ok_responder
 
 from slm_mpy import SLM
@@ -13,6 +15,7 @@ from slm_mpy import SLM
 EBUSY = 16
 ENOTCONN = 107
 EMSGSIZE = 90
+ETIMEDOUT = 110
 
 TCP_OPEN = b'AT#XTCPCLI=1,"h",1'
 UDP_OPEN = b'AT#XUDPCLI=1,"h",7'
@@ -58,6 +61,36 @@ class Rig:
 
     def usable(self):
         assert self.m.at("AT") == []
+
+    def sent(self, command):
+        return self.uart.commands.count(command)
+
+    def in_callback(self, fn, *args):
+        # Call fn(*args) inside a URC callback (poll() is running); returns its result or error.
+        out = []
+
+        def cb(line):
+            try:
+                out.append(fn(*args))
+            except Exception as e:
+                out.append(e)
+
+        self.m.on("+CEREG", cb)
+        self.uart.feed(b"\r\n+CEREG: 1\r\n")
+        self.m.poll()
+        self.m.on("+CEREG", None)
+        assert len(out) == 1, "the callback did not run"
+        return out[0]
+
+
+def busy_at_once(r, fn, *args):
+    # fn(*args) (given 1000 ms to wait, if it waits) is refused with EBUSY inside a callback,
+    # well before that.
+    start = time.ticks_ms()
+    e = r.in_callback(fn, *args)
+    took = time.ticks_diff(time.ticks_ms(), start)
+    assert isinstance(e, OSError) and e.errno == EBUSY, e
+    assert took < 100, "EBUSY after %d ms" % took
 
 
 def test_bad_hosts_rejected_before_the_uart():
@@ -225,3 +258,220 @@ def test_callbacks_that_poll_or_change_subscriptions():
         r.m.poll()
     assert seen == [("first", "+CEREG: 1"), ("second", "+CEREG: 2"), "%XNEW: x"], seen
     r.usable()
+
+
+def test_wrong_argument_types_raise_valueerror():
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    mark = r.mark()
+    raises(ValueError, r.m.at, None)
+    raises(ValueError, r.m.at, 123)
+    raises(ValueError, c.send, None)
+    raises(ValueError, c.send, 123)
+    raises(ValueError, c.send, [1, 2])
+    raises(ValueError, c.recv, -1)
+    raises(ValueError, c.recv_into, b"immutable")
+    raises(ValueError, c.recv, 10, timeout_ms="soon")
+    assert r.mark() == mark
+    r.usable()
+
+
+def test_receive_from_a_urc_callback_is_refused_at_once():
+    # Inside a callback the engine cannot poll, so a receive can only wait in vain for its
+    # whole timeout. It should say EBUSY at once, like a command does.
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    result = []
+
+    def cb(line):
+        start = time.ticks_ms()
+        for call in (lambda: c.recv(10, timeout_ms=1000), lambda: r.m.wait_ready(1000)):
+            try:
+                call()
+                result.append("returned")
+            except OSError as e:
+                result.append((e.errno, time.ticks_diff(time.ticks_ms(), start) < 100))
+
+    r.m.on("+CEREG", cb)
+    r.uart.feed(b"\r\n+CEREG: 1\r\n")
+    r.m.poll()
+    assert result == [(EBUSY, True), (EBUSY, True)], result
+
+
+def test_close_refused_in_a_callback_can_be_repeated():
+    # close() from a callback is refused (EBUSY). It must not mark the connection released:
+    # else the close outside the callback does nothing and the modem's proxy stays open (the
+    # next connect would get ERROR from a real SLM).
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+
+    def cb(line):
+        e = raises(OSError, c.close)
+        assert e.errno == EBUSY
+
+    r.m.on("+CEREG", cb)
+    r.uart.feed(b"\r\n+CEREG: 1\r\n")
+    r.m.poll()
+    r.m.on("+CEREG", None)
+    c.close()
+    assert r.closed_tcp == 1, "AT#XTCPCLI=0 was never sent"
+
+
+def test_a_refused_close_leaves_the_connection_as_it_was():
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    busy_at_once(r, c.close)
+    assert not c.closed and r.m.tcp is c
+    # Still the modem's TCP proxy: data and the peer's close reach it, a send goes out.
+    r.uart.feed(b"\r\n#XTCPDATA: 3\r\nabc")
+    assert c.recv(10, timeout_ms=200) == b"abc"
+    assert c.send(b"more") == 4
+    assert raises(OSError, r.m.tcp_client, "h", 1).errno == EBUSY  # it holds SLM's TCP proxy
+    r.uart.feed(b'\r\n#XTCPCLI: 0,"disconnected"\r\n')
+    assert c.recv(10, timeout_ms=200) == b"" and c.closed
+    # Closed by the peer but not released: the next connect closes it first.
+    c2 = r.m.tcp_client("h", 1)
+    assert r.closed_tcp == 1 and not c2.closed
+
+
+def test_receives_in_a_callback_that_need_no_wait_still_work():
+    # Only a receive that would wait is refused: queued data, a zero timeout and a closed
+    # connection answer as they do outside a callback; so does wait_ready in the callback
+    # for the "Ready" banner it waits for.
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    r.uart.feed(b"\r\n#XTCPDATA: 3\r\nabc")
+    r.m.poll()
+    assert r.in_callback(c.recv, 10, 1000) == b"abc"
+    e = r.in_callback(c.recv, 10, 0)
+    assert isinstance(e, OSError) and e.errno == ETIMEDOUT, e
+    r.uart.feed(b'\r\n#XTCPCLI: 0,"disconnected"\r\n')
+    r.m.poll()
+    assert r.in_callback(c.recv, 10, 1000) == b""
+    seen = []
+    r.m.on("Ready", lambda line: seen.append(r.m.wait_ready(1000)))
+    r.uart.feed(b"\r\nReady\r\n")
+    r.m.poll()
+    assert seen == [None]
+
+
+def test_bad_timeouts_rejected_before_the_uart():
+    # A timeout that is no int in 0..2**30-1 used to reach the engine after the command was
+    # written: the TypeError left that command pending and every later one failed (EBUSY).
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    u = r.m.udp_client("h", 7)
+    mark = r.mark()
+    for t in ("soon", 1.5, -1, True, 2**40):
+        raises(ValueError, r.m.at, "AT", t)
+        raises(ValueError, r.m.wait_ready, t)
+        for conn in (c, u):
+            raises(ValueError, conn.send, b"x", t)
+            raises(ValueError, conn.recv, 10, t)
+            raises(ValueError, conn.recv_into, bytearray(10), t)
+    assert r.mark() == mark
+    c.close()
+    u.close()
+    mark = r.mark()
+    raises(ValueError, r.m.tcp_client, "h", 1, timeout_ms="soon")
+    raises(ValueError, r.m.udp_client, "h", 7, timeout_ms=-5)
+    raises(ValueError, r.m.tcp_server, 3442, timeout_ms=0.5)
+    raises(ValueError, r.m.udp_server, 5683, timeout_ms="soon")
+    assert r.mark() == mark and r.m.tcp is None and r.m.udp is None
+    assert r.m.at("AT", 0x3FFFFFFF) == []  # the largest accepted
+
+
+def test_send_takes_bytes_like_data_and_str():
+    from array import array
+
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    for data in (b"abc", bytearray(b"abc"), memoryview(b"xabcx")[1:4], "abc", array("B", b"abc")):
+        mark = r.mark()
+        assert c.send(data) == 3
+        assert r.uart.written_since(mark) == b'AT#XTCPSEND="abc"\r\n'
+    mark = r.mark()
+    for data in (None, 3, 3.0, [97], (97,), {"a": 1}, object()):
+        raises(ValueError, c.send, data)
+    assert r.mark() == mark
+    assert c.send(b"") == 0 and c.send("") == 0
+
+
+def test_receive_buffers_and_sizes():
+    r = Rig()
+    c = r.m.tcp_client("h", 1)
+    r.uart.feed(b"\r\n#XTCPDATA: 3\r\nabc")
+    for bad in (b"immutable", "str", None, 5, (1, 2), memoryview(b"read-only")):
+        raises(ValueError, c.recv_into, bad)  # refused with data queued as well
+    for n in (-1, 1.5, "10", None, True, 2**40):
+        raises(ValueError, c.recv, n)
+    assert c.recv_into(bytearray(0)) == 0  # an empty buffer is no error
+    buf = bytearray(2)
+    assert c.recv_into(memoryview(buf)) == 2 and buf == b"ab"  # nothing lost to the refusals
+    assert c.recv(0, timeout_ms=0) == b""
+    assert c.recv(10) == b"c"
+
+
+def test_udp_bad_arguments_and_callbacks():
+    r = Rig()
+    u = r.m.udp_client("h", 7)
+    mark = r.mark()
+    for fn, arg in ((u.recvfrom, -1), (u.recv, "10"), (u.recv_into, b"x"), (u.recv_into, None), (u.send, None), (u.send, [1])):
+        raises(ValueError, fn, arg)
+    assert r.mark() == mark
+    busy_at_once(r, u.recvfrom, 10, 1000)
+    busy_at_once(r, u.recv_into, bytearray(10), 1000)
+    busy_at_once(r, u.close)
+    assert not u.closed and r.m.udp is u
+    r.uart.feed(b"\r\n#XUDPDATA: 4\r\nping")
+    assert u.recv(10, timeout_ms=200) == b"ping"  # still the modem's UDP proxy
+    u.close()
+    assert r.sent(b"AT#XUDPCLI=0") == 1 and u.closed and r.m.udp is None
+
+
+def test_tcp_server_bad_arguments_and_callbacks():
+    r = Rig()
+    srv = r.m.tcp_server(3442)
+    mark = r.mark()
+    for fn, arg in ((srv.accept, "soon"), (srv.accept, -1), (srv.recv, -1), (srv.recv_into, b"x")):
+        raises(ValueError, fn, arg)
+    assert r.mark() == mark
+    busy_at_once(r, srv.accept, 1000)
+    r.uart.feed(b'\r\n#XTCPSVR: "192.0.2.9","connected"\r\n')
+    assert srv.accept(200) == "192.0.2.9"
+    busy_at_once(r, srv.recv, 10, 1000)
+    busy_at_once(r, srv.close)
+    assert srv.listening
+    srv.close()
+    assert r.sent(b"AT#XTCPSVR=0") == 1 and not srv.listening and r.m.tcp is None
+
+
+def test_socket_wrapper_bad_arguments_and_callbacks():
+    import slm_mpy.socket as sock
+
+    r = Rig()
+    sock.set_interface(r.m)
+    s = sock.socket()
+    mark = r.mark()
+    for fn, arg in ((s.connect, (None, 1)), (s.connect, (b"h", 1)), (s.connect, ("h", "1")), (s.settimeout, -1), (s.settimeout, "1")):
+        raises(ValueError, fn, arg)
+    assert r.mark() == mark and r.m.tcp is None
+    s.connect(("h", 1))
+    u = sock.socket(sock.AF_INET, sock.SOCK_DGRAM)
+    u.connect(("h", 7))
+    # Blocking sockets: a wait would never end, so each refusal must come before it.
+    mark = r.mark()
+    for fn, arg in ((s.recv, -1), (s.recvfrom, -1), (s.readinto, b"x"), (s.readinto, None), (s.send, None), (s.write, [1]), (u.recv, -1), (u.readinto, b"x")):
+        raises(ValueError, fn, arg)
+    assert r.mark() == mark
+    busy_at_once(r, s.recv, 10)
+    busy_at_once(r, s.readinto, bytearray(4))
+    busy_at_once(r, u.recvfrom, 10)
+    busy_at_once(r, s.close)
+    assert s.send(b"still open") == 10
+    s.close()
+    assert r.closed_tcp == 1 and raises(OSError, s.send, b"x").errno == 9  # EBADF
+    s.close()
+    u.close()
+    assert r.closed_tcp == 1 and r.sent(b"AT#XUDPCLI=0") == 1
+    sock.set_interface(None)
