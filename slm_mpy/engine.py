@@ -82,6 +82,8 @@ class Engine:
         self.state = LINE
         self._scanned = 0  # bytes after ring.head already searched for LF (survives compaction)
         self._check_end: "Any" = None  # connection whose frame just ended: check the CR LF
+        self._last2 = 0  # the last two bytes of that frame (for _wrong_end)
+        self._frame_len = 0  # and its stated length
         self._held = False  # a "Ready" is held back in payload or data mode (ready_cut)
         self._quiet_since = 0  # ticks of the last byte received
         self._mismatch: "Any" = None  # ... and whose check failed: lost, unless "Ready" follows
@@ -98,6 +100,8 @@ class Engine:
         self._code: "int | None" = None
         self._marker: "str | None" = None  # finals before this info line are stale
         self._desync = False
+        self._dm_unsure = False  # a command that enters data mode timed out: its OK may be lost
+        self._unquote = False  # the last probe got no answer: SLM's line may be inside quotes
         self._busy: "str | None" = None  # command begun and not finished
         self._next_dm: "Any" = None
         # Data mode.
@@ -239,6 +243,17 @@ class Engine:
         if self._desync:
             # A command timed out earlier, so its reply may still come. SLM answers commands
             # in order: finals that arrive before the probe's own information line are stale.
+            if self._dm_unsure:
+                # If the lost OK left SLM in data mode, "+++" ends it; in command mode SLM
+                # drops the bytes in front of "AT" (NCS >= 2.5).
+                self._dm_unsure = False
+                self.write(_QUIT)
+            elif self._unquote:
+                # Binary payload that reached SLM's command line (a reboot mid-send) may
+                # have left it inside a quoted string, where CR LF ends nothing. A quote
+                # flips that; if the line was not inside quotes, the next failed probe
+                # flips it back.
+                self.write(b'"\r\n')
             self._send("AT#XSLMVER", None, "#XSLMVER")
         else:
             self._send(cmd, datamode, None)
@@ -287,6 +302,9 @@ class Engine:
     def abandon(self, timeout_ms: int) -> OSError:
         """Give up on the pending command (timeout); its late reply will be recognised."""
         cmd = self._busy or ""
+        if self._cmd_dm is not None:
+            self._dm_unsure = True
+        self._unquote = self._marker is not None and not self._unquote
         self._cmd = None
         self._busy = None
         self._cmd_dm = None
@@ -353,7 +371,7 @@ class Engine:
             if tail - head < 2:
                 return False
             self._check_end = None
-            if buf[head] != 13 or buf[head + 1] != 10:
+            if self._wrong_end(head):
                 self._mismatch = sink
         nl = buf.find(_LF, head + self._scanned, tail)
         if nl < 0:
@@ -373,13 +391,28 @@ class Engine:
             self._mismatch = None
             if buf.find(b"Ready", head, nl) < 0:
                 self.garbage_lines += 1
-                sink.lost("a #XTCPDATA/#XUDPDATA frame had the wrong length (bytes lost or damaged on the UART)")
+                # The frame was handed on as it arrived: say which bytes are suspect.
+                sink.lost("frame length wrong (UART loss): the last %d bytes may be wrong" % self._frame_len)
         if end > head and buf[end - 1] == 13:
             end -= 1
         while head < end and buf[head] == 13:
             head += 1
         if head < end:
             self._on_line(head, end)
+        return True
+
+    def _wrong_end(self, i: int) -> bool:
+        # Do the bytes at i, right after a frame, show that its stated length was wrong?
+        # Every SLM message begins with CR LF; one damaged byte of it proves nothing.
+        buf = self.ring.buf
+        a = buf[i]
+        if a == 13 or buf[i + 1] == 10:
+            return False
+        last2 = self._last2
+        if a == 10:  # the CR is missing: lost, or swallowed by a frame one byte too long
+            return last2 & 255 == 13
+        if a == 35 or a == 43 or a == 37:  # '#', '+', '%': the CR LF is missing
+            return last2 == 0x0D0A
         return True
 
     def _parse_skip(self) -> None:
@@ -438,10 +471,12 @@ class Engine:
             if sink is not None:
                 sink.lost("unreadable %s header" % ("#XUDPDATA" if udp else "#XTCPDATA"))
             return
-        if sink is not None and sink.closed and not sink._released:
+        if sink is not None and sink.closed:
             sink = None  # its end was reported: later frames for it are damage, drop them
         self._pay_left = n
         self._pay_sink = sink
+        self._last2 = 10  # the header's LF
+        self._frame_len = n
         if sink is not None:
             sink.begin(n, addr)
         self.state = PAYLOAD
@@ -463,6 +498,9 @@ class Engine:
             k = sink.feed(ring.mv, ring.head, n)
         self.sink_full = k < n
         ring.head += k
+        if left - k < 2 and k:  # the frame's last two bytes are needed by _wrong_end
+            h = ring.head
+            self._last2 = (ring.buf[h - 2] if k > 1 else self._last2 & 255) << 8 | ring.buf[h - 1]
         left -= k
         self._pay_left = left
         if left == 0:
@@ -498,16 +536,22 @@ class Engine:
             self._held = False
             return n
         self._held = True
-        return r - start
+        # A booting nRF91 may put a byte or two of noise before its banner: hold them too.
+        return r - 2 - start if r - 2 > start else 0
 
     def _held_reboot(self) -> None:
-        # The held "Ready" stayed the last word: the modem rebooted mid-frame or in data mode.
+        # The line went quiet with a "Ready" held back: the modem rebooted mid-frame or in
+        # data mode. (A partial banner alone proves nothing: it waits for more bytes.)
         ring = self.ring
-        r = ring.buf.find(_READY, ring.head, ring.tail)
-        if self.state == PAYLOAD and self._pay_sink is not None:
-            self._pay_sink.lost("the modem rebooted in the middle of a frame")
-        ring.head = r + 7 if r >= 0 else ring.tail
         self._held = False
+        r = ring.buf.find(_READY, ring.head, ring.tail)
+        if r < 0:
+            return
+        if self.state == PAYLOAD:
+            if self._pay_sink is not None:
+                self._pay_sink.lost("the modem rebooted in the middle of a frame")
+            self.state = self._resume = LINE
+        ring.head = r + 7
         self._on_ready()
 
     def quit_datamode(self, timeout_ms: int = 10000) -> None:

@@ -72,6 +72,8 @@ class Rig:
     def __init__(self, chunk=0, seed=1, tcp=True, udp=True, read_after_close=True):
         self.answers = {}  # command line (bytes) -> reply bytes; others get OK
         self.uart = MockUART(self._respond, chunk=chunk, seed=seed)
+        self._uart_write = self.uart.write
+        self.uart.write = self._write
         self.uart.feed(b"Ready\r\n")
         self.modem = SLM(self.uart)
         self.modem.wait_ready(1000)
@@ -96,12 +98,24 @@ class Rig:
         reply = self.answers.get(cmd)
         if reply is not None:
             mock.feed(reply)
+        elif cmd == b"AT#XTCPSEND" or cmd == b"AT#XUDPSEND":
+            mock.raw = True  # data mode, until the "+++" that _write looks for
+            mock.feed(b"\r\nOK\r\n")
         elif cmd == TCP_OPEN:
             mock.feed(TCP_OPENED)
         elif cmd == UDP_OPEN:
             mock.feed(UDP_OPENED)
         else:
             ok_responder(mock, cmd)
+
+    def _write(self, data):
+        u = self.uart
+        n = self._uart_write(data)
+        if u.raw and u.tx.endswith(b"+++"):
+            u.raw = False  # SLM leaves data mode and says so
+            u._line_start = len(u.tx)
+            u.feed(b"\r\n#XDATAMODE: 0\r\n")
+        return n
 
     def feed(self, data):
         self.uart.feed(data)
@@ -224,6 +238,31 @@ def _queue_size(conn):
     # fixed by construction); None otherwise.
     buf = getattr(getattr(conn, "_rx", None), "buf", None)
     return len(buf) if buf is not None else None
+
+
+def same_concat(parts_a, parts_b):
+    """``b"".join(parts_a) == b"".join(parts_b)`` without building either join.
+
+    A 192 KiB heap that held many streams may have no contiguous block for the joins.
+    """
+    if sum(len(p) for p in parts_a) != sum(len(p) for p in parts_b):
+        return False
+    ia = ib = oa = ob = 0
+    while ia < len(parts_a) and ib < len(parts_b):
+        a = parts_a[ia]
+        b = parts_b[ib]
+        n = min(len(a) - oa, len(b) - ob, 256)  # compared as small copies
+        if bytes(a[oa : oa + n]) != bytes(b[ob : ob + n]):
+            return False
+        oa += n
+        ob += n
+        if oa == len(a):
+            ia += 1
+            oa = 0
+        if ob == len(b):
+            ib += 1
+            ob = 0
+    return True
 
 
 def tcp_data(events):

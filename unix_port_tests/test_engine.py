@@ -285,3 +285,24 @@ def test_reentrant_command_from_callback_is_refused():
     modem.poll()
     assert errors == [16]
     assert modem.at("AT") == []
+
+
+def test_a_wrong_frame_length_names_the_suspect_bytes():
+    # One payload byte lost on the UART: the frame of 6 ends on the CR of the next header.
+    # Its bytes went to the application as they came; the error says how many are suspect,
+    # and the next frame arrives intact.
+    stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'
+    stream += b"\r\n#XTCPDATA: 6\r\nabcde" + b"\r\n#XTCPDATA: 3\r\nxyz"
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        got = b""
+        while len(got) < 6:
+            got += c.recv(10, timeout_ms=200)
+        assert got == b"abcde\r"
+        e = raises(OSError, c.recv, 10, timeout_ms=200)
+        assert e.errno == 5 and "last 6 bytes may be wrong" in str(e), e
+        got = b""
+        while len(got) < 3:
+            got += c.recv(10, timeout_ms=200)
+        assert got == b"xyz"
