@@ -7,7 +7,7 @@ reading the UART: hardware flow control then holds the modem. Nothing is dropped
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import ATError, EBUSY, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, host_errno, timeout_error
+from .errors import ATError, EBUSY, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, check_int, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,13 +22,6 @@ def check_host(host: str) -> str:
         if c == '"' or c < " " or c > "~":
             raise ValueError("host contains a quote or a control/non-ASCII character: %r" % host)
     return host
-
-
-def check_int(name: str, value: "Any", low: int, high: int) -> int:
-    """Validate an integer parameter against its range."""
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError("%s must be an int in %d..%d, not %r" % (name, low, high, value))
-    return value
 
 
 def client_command(cmd: str, host: str, port: int, ipv6: bool, peer_verify: int, hostname_verify: int) -> str:

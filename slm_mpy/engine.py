@@ -15,7 +15,7 @@ registers itself through ``route``/``tcp``/``udp``; this module never imports it
 """
 
 from .compat import Transport, ticks_add, ticks_diff, ticks_ms
-from .errors import EBUSY, ENOBUFS, ATError, ModemReset, timeout_error
+from .errors import EBUSY, ENOBUFS, ATError, ModemReset, check_int, timeout_error
 from .ring import RingBuffer
 
 TYPE_CHECKING = False
@@ -178,13 +178,20 @@ class Engine:
         Raises :class:`ATError` on ``ERROR``/``+CME ERROR``/``+CMS ERROR``,
         ``OSError(ETIMEDOUT)`` without a final result in time, :class:`ModemReset` if the
         modem reboots meanwhile, and ``ValueError`` for a command that is not a single AT
-        command (CR/LF outside quotes, unbalanced quotes, no ``AT`` prefix).
+        command (CR/LF outside quotes, unbalanced quotes, no ``AT`` prefix) or a bad timeout.
         """
         check_command(command)
-        return self.command(command, timeout_ms)
+        return self.command(command, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
 
     def wait_ready(self, timeout_ms: int = 10000) -> None:
-        """Wait for the ``Ready`` banner (garbage before it tolerated) or a working ``AT``."""
+        """Wait for the ``Ready`` banner (garbage before it tolerated) or a working ``AT``.
+
+        From a URC callback, unless ``Ready`` was just seen, it raises ``OSError(EBUSY)`` at
+        once: nothing can arrive before the callback returns.
+        """
+        if self._polling and not self.ready_seen:
+            raise OSError(EBUSY, "callback")
+        check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
         start = ticks_ms()
         probe_at = start
         while True:
@@ -216,11 +223,13 @@ class Engine:
         """
         self.begin(cmd, datamode)
         start = ticks_ms()
-        while True:
-            lines = self.finish()
-            if lines is not None:
-                return lines
-            if not self.poll():
+        try:
+            while True:
+                lines = self.finish()
+                if lines is not None:
+                    return lines
+                if self.poll():
+                    continue
                 if self.sink_full:
                     # The reply sits behind received data that nobody reads while we block.
                     self.abandon(timeout_ms)
@@ -229,6 +238,10 @@ class Engine:
                 if left <= 0:
                     raise self.abandon(timeout_ms)
                 self.transport.wait(left if left < 20 else 20)
+        except BaseException:
+            if self._busy:  # a URC callback raised: the command must not stay pending
+                self.abandon(0)
+            raise
 
     def begin(self, cmd: str, datamode: "Any" = None) -> None:
         """Non-blocking half of :meth:`command`: write ``cmd``; then poll and call ``finish``."""
@@ -431,6 +444,13 @@ class Engine:
             return
         if buf.startswith(_UDPDATA, s):
             self._on_header(s + 11, e, self.udp, True)
+            return
+        k = buf.find(b"PDATA: ", s, e)
+        if 0 <= k - s <= 8:
+            # A frame header whose start was lost or damaged: its payload will be read as
+            # lines and dropped; tell the connection it was meant for.
+            udp = k - s > 1 and buf[k - 2] == 85  # 'U'
+            self._on_header(e, e, self.udp if udp else self.tcp, udp)
             return
         try:
             line = str(self.ring.mv[s:e], "utf-8")
@@ -675,6 +695,8 @@ def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
 
 def check_command(cmd: str) -> None:
     """Reject what would not reach SLM as exactly one command (no AT injection)."""
+    if not isinstance(cmd, str):
+        raise ValueError("not a str")
     if len(cmd) < 2 or cmd[:2].upper() != "AT":
         raise ValueError("not an AT command: %r" % cmd)
     inside = False

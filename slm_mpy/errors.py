@@ -91,3 +91,10 @@ class ModemReset(OSError):
 def timeout_error(what: str) -> OSError:
     """``OSError(ETIMEDOUT)`` with a message that says what did not happen in time."""
     return OSError(ETIMEDOUT, what)
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """Validate an integer parameter against its range."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("%s must be an int in %d..%d, not %r" % (name, low, high, value))
+    return value

@@ -4,7 +4,8 @@ The TCP and UDP modules are imported on first use, so an application that only n
 never pays RAM for the UDP code.
 """
 
-from .connection import check_int, info_ints
+from .connection import info_ints
+from .errors import check_int
 from .engine import Engine
 from .errors import EBUSY, EHOSTUNREACH, ATError
 
@@ -35,19 +36,6 @@ class SLM(Engine):
         super().__init__(uart, rx_size)
         self._pause_ms = 0
         _default[0] = self  # default_modem()
-
-    def at(self, command: str, timeout_ms: int = 5000) -> "list[str]":
-        """See ``Engine.at``; a command that is not a ``str`` or a bad timeout: ``ValueError``."""
-        if not isinstance(command, str):
-            raise ValueError("not a str")
-        return Engine.at(self, command, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
-
-    def wait_ready(self, timeout_ms: int = 10000) -> None:
-        """See ``Engine.wait_ready``. From a URC callback, unless ``Ready`` was just seen, it
-        raises ``OSError(EBUSY)`` at once: nothing can arrive before the callback returns."""
-        if self._polling and not self.ready_seen:
-            raise OSError(EBUSY, "callback")
-        Engine.wait_ready(self, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
 
     # --- proxies (one TCP and one UDP at a time, as SLM allows)
 
@@ -101,7 +89,7 @@ class SLM(Engine):
         Returns the addresses as strings; raises ``OSError(EHOSTUNREACH)`` if the name
         does not resolve.
         """
-        from .connection import check_host, check_int
+        from .connection import check_host
 
         check_host(host)
         check_int("family", family, 0, 2)

@@ -28,7 +28,8 @@ did arrive is returned. Non-blocking (``settimeout(0)``/``setblocking(False)``):
 ``OSError(EAGAIN)`` (as MicroPython's and CPython's sockets do).
 """
 
-from .connection import check_host, check_int
+from .connection import check_host
+from .errors import check_int
 from .errors import EAGAIN, EBADF, EHOSTUNREACH, ETIMEDOUT
 from .modem import default_modem
 

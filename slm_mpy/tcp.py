@@ -5,7 +5,8 @@ through ``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
 """
 
 from .compat import byte_queue
-from .connection import Connection, check_int, client_command, timeout
+from .connection import Connection, client_command, timeout
+from .errors import check_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

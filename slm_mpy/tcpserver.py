@@ -4,7 +4,8 @@ Created through ``modem.tcp_server(...)``; imported only by applications that us
 """
 
 from .compat import byte_queue, ticks_diff, ticks_ms
-from .connection import check_int, status_error, timeout
+from .connection import status_error, timeout
+from .errors import check_int
 from .errors import EBUSY, ENOTCONN
 from .tcp import _TCP
 

@@ -6,7 +6,8 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 """
 
 from .compat import ticks_diff, ticks_ms
-from .connection import Connection, check_int, client_command, timeout
+from .connection import Connection, client_command, timeout
+from .errors import check_int
 from .errors import EBUSY, EMSGSIZE
 from .ring import RingBuffer
 

@@ -306,3 +306,31 @@ def test_a_wrong_frame_length_names_the_suspect_bytes():
         while len(got) < 3:
             got += c.recv(10, timeout_ms=200)
         assert got == b"xyz"
+
+
+def test_a_header_that_lost_its_start_is_reported():
+    # "\r\n#" of a header lost on the UART: the line reads "XTCPDATA: 3" and its payload
+    # goes by as a line. The connection learns that data was lost; the next frame arrives.
+    stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'
+    stream += b"XTCPDATA: 3\r\nabc\r\n#XTCPDATA: 3\r\nxyz"
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        e = raises(OSError, c.recv, 10, timeout_ms=200)
+        assert e.errno == 5, e
+        got = b""
+        while len(got) < 3:
+            got += c.recv(10, timeout_ms=200)
+        assert got == b"xyz"
+
+
+def test_a_raising_callback_does_not_leave_its_command_pending():
+    modem, uart = modem_with({b"AT+CFUN?": b"\r\n+CEREG: 5\r\n\r\n+CFUN: 1\r\n\r\nOK\r\n"}, 0)
+
+    def boom(line):
+        raise RuntimeError("application bug")
+
+    modem.on("+CEREG", boom)
+    raises(RuntimeError, modem.at, "AT+CFUN?")
+    modem.on("+CEREG", None)
+    assert modem.at("AT") == []  # not EBUSY: the failed command was given up
