@@ -74,7 +74,9 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
                     if modem.state == _DATAMODE:
                         conn.lost("receive queue full during a data-mode send")
                     raise OSError(ENOBUFS, "receive queue full while sending: read during long sends or raise rx_size")
-                modem.transport.wait(10)
+                # After our "+++", SLM's #XDATAMODE counts once the line stayed quiet a few
+                # ms behind it (dmrx.DM_QUIET_MS): look again soon, not after 10 ms.
+                modem.transport.wait(2 if modem.dm_exiting else 10)
     except BaseException:
         abort(modem)
         raise
