@@ -118,14 +118,14 @@ def control(cmd):
 
 
 def _suspect(e):
-    # "... the last <n> bytes may be wrong" -> n; 0 for any other error.
+    # "... last <n> bytes may be wrong" -> n; 0 for any other error.
     text = str(e)
-    i = text.find("the last ")
+    i = text.find("last ")
     if i < 0:
         return 0
-    j = text.find(" ", i + 9)
+    j = text.find(" ", i + 5)
     try:
-        return int(text[i + 9 : j])
+        return int(text[i + 5 : j])
     except ValueError:
         return 0
 

@@ -84,6 +84,8 @@ class Engine:
         self._check_end: "Any" = None  # connection whose frame just ended: check the CR LF
         self._last2 = 0  # the last two bytes of that frame (for _wrong_end)
         self._frame_len = 0  # and its stated length
+        self._suspect = False  # data was lost and no intact header seen since: lines may be payload
+        self._ready_late = False  # a "Ready" line while _suspect: a reboot only if silence follows
         self._held = False  # a "Ready" is held back in payload or data mode (ready_cut)
         self._quiet_since = 0  # ticks of the last byte received
         self._mismatch: "Any" = None  # ... and whose check failed: lost, unless "Ready" follows
@@ -125,6 +127,7 @@ class Engine:
         self.stray_results = 0
         self.orphan_bytes = 0
         self.reboots = 0
+        self._pause_ms = 0  # modem.datamode_pause_ms() caches SLM's answer here
 
     # ------------------------------------------------------------------ public API
 
@@ -166,8 +169,8 @@ class Engine:
                 self._quiet_since = ticks_ms()
             if self.ring.head < self.ring.tail:
                 self._parse()
-                if self._held and not n and ticks_diff(ticks_ms(), self._quiet_since) > REBOOT_QUIET_MS:
-                    self._held_reboot()
+            if (self._held or self._ready_late) and not n and ticks_diff(ticks_ms(), self._quiet_since) > REBOOT_QUIET_MS:
+                self._held_reboot()
         finally:
             self._polling = False
         return n > 0
@@ -405,7 +408,8 @@ class Engine:
             if buf.find(b"Ready", head, nl) < 0:
                 self.garbage_lines += 1
                 # The frame was handed on as it arrived: say which bytes are suspect.
-                sink.lost("frame length wrong (UART loss): the last %d bytes may be wrong" % self._frame_len)
+                self._suspect = True
+                sink.lost("bad frame length: last %d bytes may be wrong" % self._frame_len)
         if end > head and buf[end - 1] == 13:
             end -= 1
         while head < end and buf[head] == 13:
@@ -457,7 +461,7 @@ class Engine:
         except UnicodeError:
             # Not text: line noise, or a byte of garbage before the boot banner.
             if e - s >= 5 and buf.find(b"Ready", e - 5, e) >= 0:
-                self._on_ready()
+                self._on_ready(False)
             else:
                 self.garbage_lines += 1
             return
@@ -468,7 +472,7 @@ class Engine:
             v = parse_int(buf, s + 12, e, at)
             self._on_final(line, v if at[0] > s + 12 else None)
         elif line.endswith("Ready"):  # no other line ends so; garbage may precede it
-            self._on_ready()
+            self._on_ready(False)
         else:
             self._dispatch(line)
 
@@ -488,9 +492,11 @@ class Engine:
             # A header we cannot trust: its payload will be read as lines and dropped until
             # the stream resynchronises; tell the connection that data was lost.
             self.garbage_lines += 1
+            self._suspect = True
             if sink is not None:
                 sink.lost("unreadable %s header" % ("#XUDPDATA" if udp else "#XTCPDATA"))
             return
+        self._suspect = self._ready_late = False  # an intact header: the stream is back in step
         if sink is not None and sink.closed:
             sink = None  # its end was reported: later frames for it are damage, drop them
         self._pay_left = n
@@ -562,6 +568,9 @@ class Engine:
     def _held_reboot(self) -> None:
         # The line went quiet with a "Ready" held back: the modem rebooted mid-frame or in
         # data mode. (A partial banner alone proves nothing: it waits for more bytes.)
+        if self._ready_late:
+            self._on_ready()
+            return
         ring = self.ring
         self._held = False
         r = ring.buf.find(_READY, ring.head, ring.tail)
@@ -569,7 +578,7 @@ class Engine:
             return
         if self.state == PAYLOAD:
             if self._pay_sink is not None:
-                self._pay_sink.lost("the modem rebooted in the middle of a frame")
+                self._pay_sink.lost("reboot mid-frame")
             self.state = self._resume = LINE
         ring.head = r + 7
         self._on_ready()
@@ -614,8 +623,14 @@ class Engine:
             self._dm_fresh = True
             sink.begin(-1, None)  # raw bytes from here on carry no frame headers
 
-    def _on_ready(self) -> None:
-        self._held = False
+    def _on_ready(self, sure: bool = True) -> None:
+        if not sure and self._suspect:
+            # After a loss the parser may be reading payload as lines, and payload can say
+            # "Ready". A real reboot is followed by silence (poll() decides), not by frames.
+            self._ready_late = True
+            return
+        self._held = self._suspect = self._ready_late = False
+        self._pause_ms = 0  # SLM's data-mode flush time, asked again: a rebooted modem has its defaults
         self.ready_seen = True
         self.reboots += 1
         self._desync = False

@@ -34,7 +34,6 @@ class SLM(Engine):
 
     def __init__(self, uart: "Any", rx_size: int = 2560) -> None:
         super().__init__(uart, rx_size)
-        self._pause_ms = 0
         _default[0] = self  # default_modem()
 
     # --- proxies (one TCP and one UDP at a time, as SLM allows)
@@ -164,10 +163,6 @@ class SLM(Engine):
                 pass  # older firmware: keep the 115200-baud default
             self._pause_ms = limit + (limit >> 1) + 5
         return self._pause_ms
-
-    def _on_ready(self) -> None:
-        self._pause_ms = 0  # a rebooted modem starts from its defaults
-        super()._on_ready()
 
 
 _default: "list[Any]" = [None]

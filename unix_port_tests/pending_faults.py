@@ -3,6 +3,10 @@
 # timeout: 60
 """Fault scenarios the driver does not meet yet (issue 8); see test_faults.py. Not in the suite.
 
+test_byte_loss_with_lookalike_payload_then_recovery fails about one run in six: after a lost
+byte the rest of a frame is read as lines, and look-alike URCs among them can still close the
+next connection (a "Ready" among them no longer does: it waits for silence).
+
 test_byte_loss_is_reported_never_silent asks for the strict invariant: nothing wrong before
 the error. The driver hands a frame on as it arrives and learns of a wrong length only from
 the bytes after it, so the error comes after the damaged frame and says how many of the
