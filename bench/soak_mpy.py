@@ -551,8 +551,11 @@ class Soak:
                 name = FAULTS[i]
                 self.stats["faults_injected"] += 1
                 self.fault_counts[name] = self.fault_counts.get(name, 0) + 1
-                faults[i]()
-                self.recover()
+                try:
+                    faults[i]()
+                    self.recover()
+                except Failed as e:
+                    raise Failed("%s (fault %s)" % (e, name))
                 self.stats["faults_survived"] += 1
             else:
                 pick = r.below(weights)

@@ -259,12 +259,13 @@ class Engine:
         if self._desync:
             # A command timed out earlier, so its reply may still come. SLM answers commands
             # in order: finals that arrive before the probe's own information line are stale.
-            if self._dm_unsure:
-                # If the lost OK left SLM in data mode, "+++" ends it; in command mode SLM
-                # drops the bytes in front of "AT" (NCS >= 2.5).
+            if self._dm_unsure or self._unquote:
+                # If a lost OK left SLM in data mode, "+++" ends it; in command mode SLM
+                # drops the bytes in front of "AT" (NCS >= 2.5). It goes first, so that
+                # nothing below can reach a network peer as data.
                 self._dm_unsure = False
                 self.write(_QUIT)
-            elif self._unquote:
+            if self._unquote:
                 # Binary payload that reached SLM's command line (a reboot mid-send) may
                 # have left it inside a quoted string, where CR LF ends nothing. A quote
                 # flips that; if the line was not inside quotes, the next failed probe
