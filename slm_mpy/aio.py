@@ -29,9 +29,9 @@ import asyncio
 
 from .compat import ticks_diff, ticks_ms
 from .connection import timeout
-from .datamode import READY, WAIT, abort, datamode_steps, string_command, string_safe, string_sent
+from .datamode import READY, WAIT, abort, as_bytes, datamode_steps, string_command, string_safe, string_sent
 from .engine import check_command
-from .errors import EIO, ENOTCONN, ETIMEDOUT
+from .errors import EBUSY, EIO, ENOTCONN, ETIMEDOUT, check_int
 from .modem import default_modem
 
 TYPE_CHECKING = False
@@ -45,6 +45,18 @@ else:  # CPython
 
     def _sleep_ms(ms: int) -> "Awaitable[None]":
         return asyncio.sleep(ms / 1000)
+
+
+def check_rx(buf: "Any", n: int) -> int:
+    """A receive's size: ``len(buf)`` for a buffer it must be able to fill, else ``n``."""
+    if buf is not None:
+        try:
+            n = len(buf)
+            if n:
+                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
+        except TypeError:
+            raise ValueError("bad buffer")
+    return check_int("n", n, 0, 0x3FFFFFFF)
 
 
 class AsyncSLM:
@@ -181,7 +193,7 @@ class AsyncConnection:
         # Wait until bytes are queued, the connection ended, or data was lost.
         c = self.conn
         modem = self._am.modem
-        t = c.timeout_ms if timeout_ms is None else timeout_ms
+        t = c._ms(timeout_ms)
         start = ticks_ms()
         rx = c._rx
         while not rx.any() and not c.closed and c._lost is None:
@@ -194,6 +206,7 @@ class AsyncConnection:
 
     async def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """TCP: up to ``n`` bytes, ``b""`` once the peer closed. UDP: one datagram."""
+        check_rx(None, n)
         if self.conn._UDP:
             return (await self.recvfrom(n, timeout_ms))[0]
         await self._arrived(timeout_ms)
@@ -202,6 +215,7 @@ class AsyncConnection:
 
     async def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive into ``buf``; returns the count (TCP: 0 once the peer closed)."""
+        check_rx(buf, 0)
         if self.conn._UDP:
             data = (await self.recvfrom(len(buf), timeout_ms))[0]
             buf[0 : len(data)] = data
@@ -213,10 +227,12 @@ class AsyncConnection:
     async def recvfrom(self, n: int, timeout_ms: "int | None" = None) -> "tuple[bytes, Any]":
         """UDP: one datagram and its sender (see ``UDPClient.recvfrom``)."""
         c = self.conn
-        t = c.timeout_ms if timeout_ms is None else timeout_ms
+        check_rx(None, n)
+        t = c._ms(timeout_ms)
         start = ticks_ms()
         while True:
-            await self._arrived(t - ticks_diff(ticks_ms(), start))
+            left = t - ticks_diff(ticks_ms(), start)
+            await self._arrived(left if left > 0 else 0)
             try:
                 got: "tuple[bytes, Any]" = c.recvfrom(n, 0)
                 return got
@@ -230,16 +246,13 @@ class AsyncConnection:
         """Send ``data`` (bytes-like or str); like the blocking ``send``, but other tasks run
         while it waits for the modem and during data-mode pauses."""
         c = self.conn
+        data = as_bytes(data)
+        t = c._ms(timeout_ms)
         if c.closed or c._released:
             raise OSError(ENOTCONN, "connection closed")
-        if isinstance(data, str):
-            data = data.encode()
-        elif isinstance(data, memoryview):
-            data = bytes(data)
         n = len(data)
         if not n:
             return 0
-        t = c.timeout_ms if timeout_ms is None else timeout_ms
         am = self._am
         cmd = c._SEND
         async with am._lock:
@@ -270,13 +283,21 @@ class AsyncConnection:
         c = self.conn
         if c._released:
             return
-        c._released = True
+        c._released = True  # a second close() meanwhile returns at once
         try:
-            for line in await self._am.command(c._close_cmd, c.timeout_ms):
-                c._urc(line)
-        finally:
+            lines = await self._am.command(c._close_cmd, c.timeout_ms)
+        except BaseException as e:
+            if not isinstance(e, OSError) or e.errno == EBUSY:
+                # Cancelled while waiting for its turn, or refused: close() can be repeated.
+                c._released = False
+                raise
             c.closed = True
             c._release()
+            raise
+        for line in lines:
+            c._urc(line)
+        c.closed = True
+        c._release()
 
     async def __aenter__(self) -> "AsyncConnection":
         return self

@@ -257,13 +257,10 @@ class Connection:
 
     def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
         """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent."""
-        if isinstance(data, str):
-            data = data.encode()
-        elif not isinstance(data, (bytes, bytearray)):
-            try:
-                data = bytes(memoryview(data))
-            except TypeError:
-                raise ValueError("bad data")
+        # Imported on the first send: an application that only receives never loads it.
+        from .datamode import as_bytes, send_datamode, send_string, string_safe
+
+        data = as_bytes(data)
         t = self._ms(timeout_ms)
         if self.closed or self._released:
             raise OSError(ENOTCONN, "connection closed")
@@ -271,9 +268,6 @@ class Connection:
             return 0
         modem = self._modem
         cmd = self._SEND
-        # Imported on the first send: an application that only receives never loads it.
-        from .datamode import send_datamode, send_string, string_safe
-
         try:
             if string_safe(data):
                 sent = 0

@@ -199,3 +199,15 @@ def abort(modem: "Any") -> None:
             modem.leave_datamode()
     elif getattr(modem, "_busy", None):
         modem.abandon(0)
+
+
+def as_bytes(data: "Any") -> "Any":
+    """``data`` to send as bytes or bytearray (``str`` is UTF-8); ``ValueError`` otherwise."""
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise ValueError("bad data")

@@ -190,3 +190,43 @@ async def test_commands_urcs_and_limits_while_a_receive_waits():
     assert await read_exactly(11) == b"still there"
     await tcp.close()
     poller.cancel()
+
+
+async def test_bad_arguments_fail_at_once_and_close_can_be_repeated():
+    # Bad input to the async API: ValueError before anything waits or reaches the UART; a
+    # close() refused because a command is pending leaves the connection open, and the
+    # close after it really stops the proxy.
+    modem = simlink.modem()
+    am = AsyncSLM(modem)
+    tcp = await am.tcp_client(*echo("SLM_ECHO_TCP_PORT"))
+    calls = (
+        lambda: am.at(None),
+        lambda: tcp.send(None),
+        lambda: tcp.send([1, 2]),
+        lambda: tcp.send(b"x", timeout_ms="soon"),
+        lambda: tcp.recv(-1),
+        lambda: tcp.recv(10, timeout_ms="soon"),
+        lambda: tcp.recv_into(b"immutable"),
+    )
+    for i, call in enumerate(calls):
+        start = time.ticks_ms()
+        try:
+            await call()
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("call %d: no ValueError" % i)
+        assert time.ticks_diff(time.ticks_ms(), start) < 100, "call %d waited" % i
+    modem.begin("AT+CFUN?")  # a command pending: the close must be refused...
+    try:
+        await tcp.close()
+    except OSError as e:
+        assert e.errno == EBUSY, e
+    else:
+        raise AssertionError("close() with a command pending")
+    while modem.finish() is None:
+        modem.poll()
+    assert not tcp.closed
+    await tcp.close()  # ...and go through now
+    assert tcp.closed
+    assert (await am.at("AT#XTCPCLI?"))[0].startswith("#XTCPCLI: -1"), "the proxy is still open"
