@@ -378,9 +378,10 @@ class Soak:
                 raise Failed("received more bytes than were sent (offset %d)" % got)
             if wrong_at < 0 and self.back[:k] != self.out[got : got + k]:
                 wrong_at = got + _first_diff(self.back, self.out, got, k)
+                self.wrong = (bytes(self.back[: min(k, 24)]), bytes(self.out[got : got + 24]), k)
             got += k
         if wrong_at >= 0:
-            raise Failed("received bytes that were never sent (offset %d), no error" % wrong_at)
+            raise Failed("received bytes that were never sent (offset %d), no error: got %r sent %r (%d in that read)" % ((wrong_at,) + self.wrong))
         return got
 
     def fault_reboot(self):
