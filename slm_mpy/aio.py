@@ -30,7 +30,7 @@ import asyncio
 from .compat import ticks_diff, ticks_ms
 from .connection import timeout
 from .datamode import READY, WAIT, abort, datamode_steps, string_command, string_safe, string_sent
-from .engine import check_command
+from .control import check_command
 from .errors import EIO, ENOTCONN, ETIMEDOUT
 from .modem import default_modem
 

@@ -4,9 +4,12 @@ Invariant: unread bytes are ``buf[head:tail]``, always contiguous, ``0 <= head <
 Keeping them contiguous (compacting instead of wrapping) means ``bytearray.find`` can search a
 whole line or pattern in one call, with no second search across a wrap point.
 
-Allocation: ``fill``, ``write`` and ``readinto`` allocate one small memoryview slice per call
-(``fill`` none when the buffer is empty); index arithmetic allocates nothing. On MicroPython a
-connection's queue is a ``micropython.RingIO`` instead, which copies without allocating.
+Allocation: ``fill`` allocates one small memoryview slice per call (none when the buffer is
+empty); index arithmetic allocates nothing.
+
+This is the engine's receive buffer. The FIFO calls a connection's queue needs are in
+``fifo.py`` (:class:`~slm_mpy.fifo.ByteQueue`), loaded only where a port lacks
+``micropython.RingIO`` or for UDP: the TCP path on MicroPython never pays for them.
 """
 
 
@@ -54,58 +57,6 @@ class RingBuffer:
             n = read_into(self.mv[tail:])  # type: ignore[operator]
         self.tail = tail + n
         return int(n)
-
-    # The methods below have the names and meaning of micropython.RingIO's, so a connection's
-    # queue can be either (see compat.byte_queue).
-
-    def any(self) -> int:
-        """Unread bytes."""
-        return self.tail - self.head
-
-    def write(self, src: "object", start: int, n: int) -> int:
-        """Copy up to ``n`` bytes of ``src[start:]`` (a memoryview) in; returns how many fit."""
-        if self.size - self.tail < n:
-            self._make_room()
-            room = self.size - self.tail
-            if n > room:
-                n = room
-        if n:
-            t = self.tail
-            self.buf[t : t + n] = src[start : start + n]  # type: ignore[index]
-            self.tail = t + n
-        return n
-
-    def readinto(self, dest: "object", n: int) -> int:
-        """Move up to ``n`` unread bytes into ``dest``; returns the count."""
-        avail = self.tail - self.head
-        if n > avail:
-            n = avail
-        if n:
-            h = self.head
-            dest[0:n] = self.mv[h : h + n]  # type: ignore[index]
-            self.head = h + n
-            if self.head == self.tail:
-                self.head = self.tail = 0
-        return n
-
-    def read(self, n: int) -> bytes:
-        """Remove up to ``n`` unread bytes and return them as ``bytes`` (one allocation)."""
-        avail = self.tail - self.head
-        if n > avail:
-            n = avail
-        h = self.head
-        out = bytes(self.mv[h : h + n])
-        self.head = h + n
-        if self.head == self.tail:
-            self.head = self.tail = 0
-        return out
-
-    def readline(self, n: int) -> bytes:
-        """Like ``read``, but stop after the first ``\\n``."""
-        nl = self.buf.find(b"\n", self.head, self.tail)
-        if nl >= 0 and nl + 1 - self.head < n:
-            n = nl + 1 - self.head
-        return self.read(n)
 
     def clear(self) -> None:
         """Forget all unread bytes."""
