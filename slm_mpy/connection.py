@@ -18,8 +18,8 @@ def check_host(host: str) -> str:
     """Validate a host name or IP literal for a quoted AT parameter."""
     if not isinstance(host, str) or not 0 < len(host) <= 128:
         raise ValueError("host must be a str of 1..128 bytes")
-    for c in host:
-        if c == '"' or c < " " or c > "~":
+    for c in host.encode():  # bytes: iterating the str would intern each character
+        if c == 34 or c < 32 or c > 126:  # '"', control, non-ASCII
             raise ValueError("host contains a quote or a control/non-ASCII character: %r" % host)
     return host
 

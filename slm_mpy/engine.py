@@ -1,6 +1,6 @@
 """The AT engine: a polling state machine over one fixed receive buffer.
 
-``poll()`` reads what waits on the UART into the :class:`~slm_mpy.ring.RingBuffer` and parses
+``poll()`` reads what waits on the UART into the :class:`RingBuffer` (below) and parses
 it. The parser works on bytes, chunk by chunk (``bytearray.find``), in one of four states:
 
 * ``LINE``     -- assemble a text line: final result, information line, URC or payload header.
@@ -16,7 +16,6 @@ registers itself through ``route``/``tcp``/``udp``; this module never imports it
 
 from .compat import Transport, ticks_diff, ticks_ms
 from .errors import EBUSY, ENOBUFS, ATError, ModemReset, check_int, timeout_error
-from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,6 +61,71 @@ def parse_int(buf: "Any", i: int, end: int, at: "list[int]") -> int:
         return 0
     at[0] = j
     return -v if neg else v
+
+
+# The receive buffer. (Part of this module, not one of its own: a module costs RAM too.)
+# A fixed receive buffer that never grows and never allocates per byte.
+#
+# Invariant: unread bytes are ``buf[head:tail]``, always contiguous, ``0 <= head <= tail <= size``.
+# Keeping them contiguous (compacting instead of wrapping) means ``bytearray.find`` can search a
+# whole line or pattern in one call, with no second search across a wrap point.
+#
+# Allocation: ``fill`` allocates one small memoryview slice per call (none when the buffer is
+# empty); index arithmetic allocates nothing.
+#
+# This is the engine's receive buffer. The FIFO calls a connection's queue needs are in
+# ``fifo.py`` (:class:`~slm_mpy.fifo.ByteQueue`), loaded only where a port lacks
+# ``micropython.RingIO`` or for UDP: the TCP path on MicroPython never pays for them.
+
+
+class RingBuffer:
+    """One preallocated ``bytearray`` filled by ``readinto`` and consumed by index arithmetic."""
+
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.size = size
+        self.head = 0
+        self.tail = 0
+
+    def __len__(self) -> int:
+        return self.tail - self.head
+
+    def room(self) -> int:
+        """Bytes that can still be appended (after a compaction, if one is due)."""
+        return self.size - self.tail + self.head
+
+    def _make_room(self) -> None:
+        # Move the unread bytes to the front when little space is left at the end; the unread
+        # part is normally a partial line or header, so the copy is short.
+        head = self.head
+        if head == 0:
+            return
+        n = self.tail - head
+        if n:
+            self.buf[0:n] = self.mv[head : self.tail]
+        self.head = 0
+        self.tail = n
+
+    def fill(self, read_into: "object") -> int:
+        """Append what ``read_into(buffer)`` delivers; returns the count (0 when full or idle)."""
+        if self.head == self.tail:
+            self.head = self.tail = 0
+        elif self.size - self.tail < (self.size >> 2):
+            self._make_room()
+        tail = self.tail
+        if tail == self.size:
+            return 0  # full: stop reading the UART so flow control holds the modem
+        if tail == 0:
+            n = read_into(self.buf)  # type: ignore[operator]
+        else:
+            n = read_into(self.mv[tail:])  # type: ignore[operator]
+        self.tail = tail + n
+        return int(n)
+
+    def clear(self) -> None:
+        """Forget all unread bytes."""
+        self.head = self.tail = 0
 
 
 class Engine:
@@ -257,11 +321,13 @@ class Engine:
             self._send(cmd, datamode, None)
 
     def _send(self, cmd: str, datamode: "Any", marker: "str | None") -> None:
-        i = 2
-        n = len(cmd)
-        while i < n and cmd[i] not in "=?":
-            i += 1
-        self._cmd_prefix = cmd[2:i]
+        # The name ends at "=" or "?". find(), not a loop over characters: indexing a str
+        # interns each character as a qstr, RAM that is never freed.
+        i = cmd.find("=")
+        n = cmd.find("?")
+        if i < 0 or 0 <= n < i:
+            i = n
+        self._cmd_prefix = cmd[2:i] if i >= 0 else cmd[2:]
         self._lines = []
         self._final = None
         self._code = None

@@ -1,12 +1,12 @@
 """A connection's receive queue where ``micropython.RingIO`` is missing (CircuitPython, CPython),
 and UDP's queue of datagram records on every port.
 
-:class:`ByteQueue` is the engine's :class:`~slm_mpy.ring.RingBuffer` plus the calls of
+:class:`ByteQueue` is the engine's :class:`~slm_mpy.engine.RingBuffer` plus the calls of
 ``micropython.RingIO`` (same names and meaning), so a connection's queue can be either (see
 ``compat.byte_queue``). ``write`` and ``readinto`` allocate one small memoryview slice per call.
 """
 
-from .ring import RingBuffer
+from .engine import RingBuffer
 
 
 class ByteQueue(RingBuffer):

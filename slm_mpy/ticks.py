@@ -6,10 +6,14 @@ this module.
 
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _TICKS_PERIOD = 1 << 29  # wraps like MicroPython's ticks on a 32-bit port: small ints, no heap
 _TICKS_HALF = _TICKS_PERIOD // 2
 
-_ns = getattr(time, "monotonic_ns")  # not in the MicroPython stubs the checker reads
+_ns: "Any" = getattr(time, "monotonic_ns", None)  # not in the MicroPython stubs; None keeps the import working there
 
 
 def ticks_ms() -> int:
