@@ -29,8 +29,8 @@ import asyncio
 
 from .compat import ticks_diff, ticks_ms
 from .connection import timeout
+from .control import check_command
 from .datamode import READY, WAIT, abort, as_bytes, datamode_steps, string_command, string_safe, string_sent
-from .engine import check_command
 from .errors import EBUSY, EIO, ENOTCONN, ETIMEDOUT, check_int
 from .modem import default_modem
 

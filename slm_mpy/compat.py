@@ -6,8 +6,6 @@ CPython sockets (``recv_into``) and plain MicroPython streams (``readinto``).
 Nothing else in slm_mpy looks at which runtime it is on.
 """
 
-import time
-
 try:
     import select
 except ImportError:  # CircuitPython builds without select
@@ -20,53 +18,35 @@ try:
 except ImportError:  # CircuitPython, CPython
     _RingIO = None
 
-from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
-
-_TICKS_PERIOD = 1 << 29  # wraps like MicroPython's ticks on a 32-bit port: small ints, no heap
-_TICKS_HALF = _TICKS_PERIOD // 2
-
-_ns = getattr(time, "monotonic_ns", None)
-
-
-def _ticks_ms() -> int:
-    return int(_ns() // 1000000) & (_TICKS_PERIOD - 1)  # type: ignore[misc]
-
-
-def _ticks_diff(a: int, b: int) -> int:
-    return ((a - b + _TICKS_HALF) & (_TICKS_PERIOD - 1)) - _TICKS_HALF
-
-
-def _ticks_add(t: int, ms: int) -> int:
-    return (t + ms) & (_TICKS_PERIOD - 1)
-
+    from typing import Any
 
 # MicroPython's own ticks functions where they exist (native, no heap); else the same
-# arithmetic over time.monotonic_ns (CircuitPython, CPython). Compare ticks only with
-# ticks_diff; ticks_add moves a deadline.
-ticks_ms: "Callable[[], int]" = getattr(time, "ticks_ms", _ticks_ms)
-ticks_diff: "Callable[[int, int], int]" = getattr(time, "ticks_diff", _ticks_diff)
-ticks_add: "Callable[[int, int], int]" = getattr(time, "ticks_add", _ticks_add)
-
-
-def sleep_ms(ms: int) -> None:
-    """Sleep; used only where no byte can be lost meanwhile (UART drivers buffer)."""
-    if hasattr(time, "sleep_ms"):
-        time.sleep_ms(ms)
-    else:
-        time.sleep(ms / 1000)
+# arithmetic over time.monotonic_ns (CircuitPython, CPython), in ticks.py, which only those
+# load. Compare ticks only with ticks_diff; ticks_add moves a deadline. sleep_ms is used only
+# where no byte can be lost meanwhile (UART drivers buffer).
+if TYPE_CHECKING:  # one signature for the checker: plain ints
+    from .ticks import sleep_ms as sleep_ms, ticks_add as ticks_add, ticks_diff as ticks_diff, ticks_ms as ticks_ms
+else:
+    try:
+        from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
+    except ImportError:
+        from .ticks import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 
 def byte_queue(size: int) -> "Any":
     """A byte FIFO with RingIO's calls (any, write(buf, off, n), readinto(buf, n), read, readline).
 
     ``micropython.RingIO`` where the port has it (copies in C, allocates nothing), else
-    :class:`~slm_mpy.ring.RingBuffer`.
+    :class:`~slm_mpy.fifo.ByteQueue` (imported only then).
     """
-    return _RingIO(size) if _RingIO is not None else RingBuffer(size)
+    if _RingIO is not None:
+        return _RingIO(size)
+    from .fifo import ByteQueue
+
+    return ByteQueue(size)
 
 
 _IN_WAITING = 1  # busio.UART, pyserial: read no more than in_waiting, or they block

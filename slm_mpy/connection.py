@@ -7,7 +7,7 @@ reading the UART: hardware flow control then holds the modem. Nothing is dropped
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import ATError, EBUSY, EHOSTUNREACH, EIO, ENOTCONN, ModemReset, check_int, host_errno, timeout_error
+from .errors import ATError, EBUSY, EIO, ENOTCONN, ModemReset, check_int, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,8 +18,8 @@ def check_host(host: str) -> str:
     """Validate a host name or IP literal for a quoted AT parameter."""
     if not isinstance(host, str) or not 0 < len(host) <= 128:
         raise ValueError("host must be a str of 1..128 bytes")
-    for c in host:
-        if c == '"' or c < " " or c > "~":
+    for c in host.encode():  # bytes: iterating the str would intern each character
+        if c == 34 or c < 32 or c > 126:  # '"', control, non-ASCII
             raise ValueError("host contains a quote or a control/non-ASCII character: %r" % host)
     return host
 
@@ -52,23 +52,6 @@ def status_error(line: str) -> int:
         return -5
 
 
-def connect_error(exc: ATError, what: str, host: str) -> OSError:
-    """Turn a failed connect (``#X...: <err>,"not connected"`` + ERROR) into an OSError."""
-    for line in exc.lines:
-        if line.endswith('"not connected"') or line.endswith('"not started"'):
-            err = status_error(line)
-            if err > 0:  # DNS_EAI_SYSTEM: a positive errno from the resolver
-                return OSError(host_errno(err), "%s: resolving %r failed (errno %d)" % (what, host, err))
-            if -12 <= err <= -1 and not _is_ip(host):
-                return OSError(EHOSTUNREACH, "%s: cannot resolve %r (DNS error %d)" % (what, host, err))
-            return OSError(host_errno(-err), "%s failed: modem error %d" % (what, err))
-    return OSError(EIO, "%s failed: %s" % (what, exc.line))
-
-
-def _is_ip(host: str) -> bool:
-    return ":" in host or host.replace(".", "").isdigit()
-
-
 class Connection:
     """Base of the TCP and UDP objects: receive queue, life cycle, send.
 
@@ -88,7 +71,7 @@ class Connection:
 
     def __init__(self, modem: "Any", rx: "Any", timeout_ms: int) -> None:
         self._modem = modem
-        self._rx = rx  # byte queue (compat.byte_queue) or, for UDP, a RingBuffer of records
+        self._rx = rx  # byte queue (compat.byte_queue) or, for UDP, a fifo.ByteQueue of records
         self.timeout_ms = check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
         self.closed = False  # no more data will arrive (peer closed, error, or close())
         self.error: "int | None" = None  # the modem's error value when it closed
@@ -157,6 +140,8 @@ class Connection:
     def _failed(self, exc: BaseException) -> BaseException:
         self._release()
         if isinstance(exc, ATError):
+            from .faults import connect_error  # only when a connect failed
+
             return connect_error(exc, self._what, self._host)
         return exc
 

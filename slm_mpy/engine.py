@@ -1,6 +1,6 @@
 """The AT engine: a polling state machine over one fixed receive buffer.
 
-``poll()`` reads what waits on the UART into the :class:`~slm_mpy.ring.RingBuffer` and parses
+``poll()`` reads what waits on the UART into the :class:`RingBuffer` (below) and parses
 it. The parser works on bytes, chunk by chunk (``bytearray.find``), in one of four states:
 
 * ``LINE``     -- assemble a text line: final result, information line, URC or payload header.
@@ -14,9 +14,8 @@ Commands: one at a time (SLM requires it). URCs: ``on(prefix, callback)``. The T
 registers itself through ``route``/``tcp``/``udp``; this module never imports it.
 """
 
-from .compat import Transport, ticks_add, ticks_diff, ticks_ms
+from .compat import Transport, ticks_diff, ticks_ms
 from .errors import EBUSY, ENOBUFS, ATError, ModemReset, check_int, timeout_error
-from .ring import RingBuffer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,6 +63,71 @@ def parse_int(buf: "Any", i: int, end: int, at: "list[int]") -> int:
     return -v if neg else v
 
 
+# The receive buffer. (Part of this module, not one of its own: a module costs RAM too.)
+# A fixed receive buffer that never grows and never allocates per byte.
+#
+# Invariant: unread bytes are ``buf[head:tail]``, always contiguous, ``0 <= head <= tail <= size``.
+# Keeping them contiguous (compacting instead of wrapping) means ``bytearray.find`` can search a
+# whole line or pattern in one call, with no second search across a wrap point.
+#
+# Allocation: ``fill`` allocates one small memoryview slice per call (none when the buffer is
+# empty); index arithmetic allocates nothing.
+#
+# This is the engine's receive buffer. The FIFO calls a connection's queue needs are in
+# ``fifo.py`` (:class:`~slm_mpy.fifo.ByteQueue`), loaded only where a port lacks
+# ``micropython.RingIO`` or for UDP: the TCP path on MicroPython never pays for them.
+
+
+class RingBuffer:
+    """One preallocated ``bytearray`` filled by ``readinto`` and consumed by index arithmetic."""
+
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.size = size
+        self.head = 0
+        self.tail = 0
+
+    def __len__(self) -> int:
+        return self.tail - self.head
+
+    def room(self) -> int:
+        """Bytes that can still be appended (after a compaction, if one is due)."""
+        return self.size - self.tail + self.head
+
+    def _make_room(self) -> None:
+        # Move the unread bytes to the front when little space is left at the end; the unread
+        # part is normally a partial line or header, so the copy is short.
+        head = self.head
+        if head == 0:
+            return
+        n = self.tail - head
+        if n:
+            self.buf[0:n] = self.mv[head : self.tail]
+        self.head = 0
+        self.tail = n
+
+    def fill(self, read_into: "object") -> int:
+        """Append what ``read_into(buffer)`` delivers; returns the count (0 when full or idle)."""
+        if self.head == self.tail:
+            self.head = self.tail = 0
+        elif self.size - self.tail < (self.size >> 2):
+            self._make_room()
+        tail = self.tail
+        if tail == self.size:
+            return 0  # full: stop reading the UART so flow control holds the modem
+        if tail == 0:
+            n = read_into(self.buf)  # type: ignore[operator]
+        else:
+            n = read_into(self.mv[tail:])  # type: ignore[operator]
+        self.tail = tail + n
+        return int(n)
+
+    def clear(self) -> None:
+        """Forget all unread bytes."""
+        self.head = self.tail = 0
+
+
 class Engine:
     """AT command engine for an nRF91 running Serial LTE Modem firmware.
 
@@ -74,6 +138,8 @@ class Engine:
         print(modem.at("AT#XSLMVER"))     # ['#XSLMVER: "3.1.0","2.7.0"']
         modem.on("+CEREG", lambda line: print("network:", line))
     """
+
+    _parse_addr: "Any" = None  # udp.parse_addr once the first sender address came
 
     def __init__(self, uart: "Any", rx_size: int = 2560) -> None:
         self.transport = Transport(uart)
@@ -170,7 +236,9 @@ class Engine:
             if self.ring.head < self.ring.tail:
                 self._parse()
             if (self._held or self._ready_late) and not n and ticks_diff(ticks_ms(), self._quiet_since) > REBOOT_QUIET_MS:
-                self._held_reboot()
+                from .faults import held_reboot  # a reboot mid-frame: rare
+
+                held_reboot(self)
         finally:
             self._polling = False
         return n > 0
@@ -183,6 +251,8 @@ class Engine:
         modem reboots meanwhile, and ``ValueError`` for a command that is not a single AT
         command (CR/LF outside quotes, unbalanced quotes, no ``AT`` prefix) or a bad timeout.
         """
+        from .control import check_command  # loaded on the first at(): not needed by TCP/UDP
+
         check_command(command)
         return self.command(command, check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF))
 
@@ -192,30 +262,9 @@ class Engine:
         From a URC callback, unless ``Ready`` was just seen, it raises ``OSError(EBUSY)`` at
         once: nothing can arrive before the callback returns.
         """
-        if self._polling and not self.ready_seen:
-            raise OSError(EBUSY, "callback")
-        check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
-        start = ticks_ms()
-        probe_at = start
-        while True:
-            self.poll()
-            if self.ready_seen:
-                self.ready_seen = False
-                return
-            now = ticks_ms()
-            left = timeout_ms - ticks_diff(now, start)
-            if left <= 0:
-                raise timeout_error("modem not ready after %d ms" % timeout_ms)
-            if ticks_diff(now, probe_at) >= 0:
-                try:
-                    self.command("AT", min(500, left))
-                    return
-                except ModemReset:
-                    self.ready_seen = False
-                    return
-                except OSError:
-                    probe_at = ticks_add(ticks_ms(), 500)
-            self.transport.wait(5)
+        from .control import wait_ready  # once per application: kept off the import path
+
+        wait_ready(self, timeout_ms)
 
     # ------------------------------------------------------------------ commands
 
@@ -276,11 +325,13 @@ class Engine:
             self._send(cmd, datamode, None)
 
     def _send(self, cmd: str, datamode: "Any", marker: "str | None") -> None:
-        i = 2
-        n = len(cmd)
-        while i < n and cmd[i] not in "=?":
-            i += 1
-        self._cmd_prefix = cmd[2:i]
+        # The name ends at "=" or "?". find(), not a loop over characters: indexing a str
+        # interns each character as a qstr, RAM that is never freed.
+        i = cmd.find("=")
+        n = cmd.find("?")
+        if i < 0 or 0 <= n < i:
+            i = n
+        self._cmd_prefix = cmd[2:i] if i >= 0 else cmd[2:]
         self._lines = []
         self._final = None
         self._code = None
@@ -327,12 +378,9 @@ class Engine:
         self._cmd_dm = None
         self._marker = None
         self._desync = True
-        return timeout_error(self._timeout_text(cmd, timeout_ms))
+        from .faults import timeout_text  # only on a timeout
 
-    def _timeout_text(self, cmd: str, timeout_ms: int) -> str:
-        if self.state == PAYLOAD and self.ring.room() == 0:
-            return "%s: no reply in %d ms (receive buffer full: read the pending data)" % (cmd, timeout_ms)
-        return "%s: no reply in %d ms" % (cmd, timeout_ms)
+        return timeout_error(timeout_text(self, cmd, timeout_ms))
 
     def write(self, data: "Any", timeout_ms: int = 10000, chunk: int = WRITE_CHUNK) -> None:
         """Write all of ``data``, receiving between chunks so the modem is never stuck on us.
@@ -484,7 +532,13 @@ class Engine:
         j = at[0]
         addr: "Any" = None
         if j > i and udp and j < e:
-            addr = parse_addr(buf, j, e)
+            pa = self._parse_addr
+            if pa is None:
+                # The sender's address is UDP only: its parser lives in udp.py, loaded once.
+                from .udp import parse_addr as pa
+
+                self._parse_addr = pa
+            addr = pa(buf, j, e)
             if addr is None:
                 j = i  # malformed address part
         elif j != e:
@@ -565,24 +619,6 @@ class Engine:
         self._held = True
         # A booting nRF91 may put a byte or two of noise before its banner: hold them too.
         return r - 2 - start if r - 2 > start else 0
-
-    def _held_reboot(self) -> None:
-        # The line went quiet with a "Ready" held back: the modem rebooted mid-frame or in
-        # data mode. (A partial banner alone proves nothing: it waits for more bytes.)
-        if self._ready_late:
-            self._on_ready()
-            return
-        ring = self.ring
-        self._held = False
-        r = ring.buf.find(_READY, ring.head, ring.tail)
-        if r < 0:
-            return
-        if self.state == PAYLOAD:
-            if self._pay_sink is not None:
-                self._pay_sink.lost("reboot mid-frame")
-            self.state = self._resume = LINE
-        ring.head = r + 7
-        self._on_ready()
 
     def quit_datamode(self, timeout_ms: int = 10000) -> None:
         """Layer API: send the ``+++`` terminator; ``dm_result`` is set when SLM confirms."""
@@ -689,39 +725,3 @@ def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:
         i += 1
         j += 1
     return True
-
-
-def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
-    """Parse ``,"<ip>",<port>`` at ``buf[j:e]`` (the NCS >= 2.8 #XUDPDATA suffix)."""
-    if e - j < 5 or buf[j] != 44 or buf[j + 1] != 34:  # ,"
-        return None
-    q = buf.find(b'"', j + 2, e)
-    if q < 0 or q + 1 >= e or buf[q + 1] != 44:
-        return None
-    at = [0]
-    port = parse_int(buf, q + 2, e, at)
-    if at[0] != e or at[0] == q + 2 or port < 0 or port > 65535:
-        return None
-    try:
-        ip = str(memoryview(buf)[j + 2 : q], "utf-8")
-    except UnicodeError:
-        return None
-    return ip, port
-
-
-def check_command(cmd: str) -> None:
-    """Reject what would not reach SLM as exactly one command (no AT injection)."""
-    if not isinstance(cmd, str):
-        raise ValueError("not a str")
-    if len(cmd) < 2 or cmd[:2].upper() != "AT":
-        raise ValueError("not an AT command: %r" % cmd)
-    inside = False
-    for c in cmd:
-        if c == '"':
-            inside = not inside
-        elif (c == "\r" or c == "\n") and not inside:
-            raise ValueError("CR/LF outside quotes in %r" % cmd)
-    if inside:
-        raise ValueError("unbalanced quotes in %r" % cmd)
-    if len(cmd) > 4094:
-        raise ValueError("command longer than SLM's 4096-byte limit")

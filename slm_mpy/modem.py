@@ -4,10 +4,8 @@ The TCP and UDP modules are imported on first use, so an application that only n
 never pays RAM for the UDP code.
 """
 
-from .connection import info_ints
-from .errors import check_int
 from .engine import Engine
-from .errors import EBUSY, EHOSTUNREACH, ATError
+from .errors import EBUSY
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,39 +86,16 @@ class SLM(Engine):
         Returns the addresses as strings; raises ``OSError(EHOSTUNREACH)`` if the name
         does not resolve.
         """
-        from .connection import check_host
+        from .query import resolve  # loaded on first use, like the other queries below
 
-        check_host(host)
-        check_int("family", family, 0, 2)
-        cmd = 'AT#XGETADDRINFO="%s"' % host + (",%d" % family if family else "")
-        try:
-            lines = self.command(cmd, 30000)
-        except ATError as e:
-            why = e.lines[0].split('"')[1] if e.lines and '"' in e.lines[0] else e.line
-            raise OSError(EHOSTUNREACH, "cannot resolve %r: %s" % (host, why))
-        for line in lines:
-            if line.startswith("#XGETADDRINFO:"):
-                return line.split('"')[1].split()
-        return []
+        return resolve(self, host, family)
 
     # --- read forms, parsed
 
     def _read_form(self, name: str) -> "list[int]":
-        found = None
-        for line in self.command("AT%s?" % name, 5000):
-            if not line.startswith(name + ":"):
-                continue  # an unrelated URC that arrived meanwhile
-            try:
-                found = info_ints(line)
-            except OSError:
-                # A URC with the same prefix (e.g. '#XTCPSVR: "ip","connected"') came
-                # among the reply lines: hand it on.
-                h = self._internal.get(name)
-                if h is not None:
-                    h(line)
-        if found is None:
-            raise OSError(EBUSY, "no %s line in the reply" % name)
-        return found
+        from .query import read_form
+
+        return read_form(self, name)
 
     def tcp_client_status(self) -> "tuple[int, int]":
         """``AT#XTCPCLI?``: (handle, family); handle -1 when not connected, family 1 IPv4 / 2 IPv6."""
@@ -144,24 +119,18 @@ class SLM(Engine):
 
     def syntax(self, name: str) -> "list[str]":
         """The test form ``AT<name>=?``, e.g. ``syntax("#XTCPCLI")``; returns its lines."""
-        if not name or name[0] not in "#+%" or not name[1:].isalpha():
-            raise ValueError("not a command name: %r" % name)
-        return self.command("AT%s=?" % name, 5000)
+        from .query import syntax
+
+        return syntax(self, name)
 
     # --- data mode timing
 
     def datamode_pause_ms(self) -> int:
         """How long to stay silent so SLM flushes its data-mode buffer (``#XDATACTRL`` + margin)."""
         if not self._pause_ms:
-            limit = 32
-            try:
-                for line in self.command("AT#XDATACTRL?", 5000):
-                    if line.startswith("#XDATACTRL:"):
-                        v = info_ints(line)
-                        limit = v[0] if v[0] > v[1] else v[1]
-            except OSError:
-                pass  # older firmware: keep the 115200-baud default
-            self._pause_ms = limit + (limit >> 1) + 5
+            from .query import datamode_pause_ms
+
+            self._pause_ms = datamode_pause_ms(self)
         return self._pause_ms
 
 

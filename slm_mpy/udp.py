@@ -8,8 +8,9 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 from .compat import ticks_diff, ticks_ms
 from .connection import Connection, client_command, timeout
 from .errors import check_int
+from .engine import parse_int
 from .errors import EBUSY, EMSGSIZE
-from .ring import RingBuffer
+from .fifo import ByteQueue
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class _UDP(Connection):
     _UDP = True
 
     def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
-        super().__init__(modem, RingBuffer(rx_size if rx_size > 2052 else 2052), timeout_ms)
+        super().__init__(modem, ByteQueue(rx_size if rx_size > 2052 else 2052), timeout_ms)
         self._addrs: "list[Any]" = []  # sender of each queued record, oldest first
         self._addr: "Any" = None
         self._frame = 0  # length of the announced frame; -1: raw data-mode bytes
@@ -211,3 +212,24 @@ class UDPServer(_UDP):
         self.port = port
         self._open_cmd = "AT#XUDPSVR=%d,%d" % (2 if ipv6 else 1, port)
         self._what = "UDP server on port %d" % port
+
+
+def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
+    """Parse ``,"<ip>",<port>`` at ``buf[j:e]`` (the NCS >= 2.8 #XUDPDATA suffix).
+
+    Here rather than in engine.py, which calls it, so TCP-only applications never load it.
+    """
+    if e - j < 5 or buf[j] != 44 or buf[j + 1] != 34:  # ,"
+        return None
+    q = buf.find(b'"', j + 2, e)
+    if q < 0 or q + 1 >= e or buf[q + 1] != 44:
+        return None
+    at = [0]
+    port = parse_int(buf, q + 2, e, at)
+    if at[0] != e or at[0] == q + 2 or port < 0 or port > 65535:
+        return None
+    try:
+        ip = str(memoryview(buf)[j + 2 : q], "utf-8")
+    except UnicodeError:
+        return None
+    return ip, port

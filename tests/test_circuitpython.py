@@ -131,7 +131,9 @@ import slm_mpy
 from slm_mpy import compat
 
 assert compat.select is None
-assert not hasattr(compat, "_ms") and compat._ns is counting_monotonic_ns
+from slm_mpy import ticks  # compat's clock where time has no ticks_ms
+
+assert not hasattr(compat, "_ms") and ticks._ns is counting_monotonic_ns
 loaded = sorted(m for m in sys.modules if m.startswith("slm_"))
 assert "slm_sim" not in loaded, loaded
 
