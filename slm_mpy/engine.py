@@ -598,22 +598,28 @@ class Engine:
         A modem that reboots in the middle of a frame or of data mode sends ``Ready`` into
         what looks like payload and then falls silent. So a ``Ready`` banner that is the last
         thing received is held back: if more bytes follow, it was payload after all; if the
-        line stays quiet for REBOOT_QUIET_MS, poll() treats it as the reboot it is. With
+        line stays quiet for REBOOT_QUIET_MS, poll() treats it as the reboot it is. Final
+        results after the banner do not count as more bytes: a host still writing a payload
+        reaches the rebooted modem's command line, which answers it with ERROR. With
         a frame still going on (``frame_end`` beyond the bytes at hand; -1 in data mode), a
-        partial banner of two bytes or more at the end is held as well (a banner split right
-        after its "R" is missed). A banner that ends a frame exactly is that frame's payload.
+        partial banner at the end is held as well (in a frame from two bytes on: a banner
+        split right after its "R" is missed there). A banner that ends a frame exactly is
+        that frame's payload.
         """
         buf = self.ring.buf
         end = start + n
         more = frame_end < 0 or end < frame_end
         r = buf.find(_READY, start, end)
         if r < 0 and more:
-            # From two bytes on: holding every trailing "R" of a payload would keep bytes in
-            # the buffer (and cost an allocation per read) far too often.
-            r = buf.find(b"Re", end - 6 if end - 6 > start else start, end)
+            # In a frame from two bytes on: holding every trailing "R" of a payload would keep
+            # bytes in the buffer (and cost an allocation per read) too often. In data mode,
+            # where the downlink is rarely bulk, a lone "R" is held as well.
+            pre = b"R" if frame_end < 0 else b"Re"
+            r = buf.find(pre, end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
-                r = buf.find(b"Re", r + 1, end)
-        if r < 0 or r + 7 < self.ring.tail or r + 7 == frame_end:
+                r = buf.find(pre, r + 1, end)
+        tail = self.ring.tail
+        if r < 0 or r + 7 == frame_end or (r + 7 < tail and not _results_only(buf, r + 7, tail)):
             self._held = False
             return n
         self._held = True
@@ -714,6 +720,18 @@ class Engine:
         h = self._handlers.get("")
         if h is not None:
             h(line)
+
+
+def _results_only(buf: "Any", i: int, end: int) -> bool:
+    # Is buf[i:end] nothing but "\r\nERROR\r\n"/"\r\nOK\r\n" (the last one maybe cut)?
+    while i < end:
+        if buf.startswith(b"\r\nERROR\r\n", i):
+            i += 9
+        elif buf.startswith(b"\r\nOK\r\n", i):
+            i += 6
+        else:
+            return _is_prefix(buf, i, end, b"\r\nERROR\r\n") or _is_prefix(buf, i, end, b"\r\nOK\r\n")
+    return True
 
 
 def _is_prefix(buf: "Any", i: int, end: int, pattern: bytes) -> bool:

@@ -334,3 +334,40 @@ def test_a_raising_callback_does_not_leave_its_command_pending():
     raises(RuntimeError, modem.at, "AT+CFUN?")
     modem.on("+CEREG", None)
     assert modem.at("AT") == []  # not EBUSY: the failed command was given up
+
+
+def test_reboot_in_data_mode_while_the_host_still_writes():
+    # The modem reboots right after entering data mode. The host goes on writing its payload,
+    # which now reaches the rebooted modem's command line: it answers ERROR. "Ready" followed
+    # by nothing but final results is still the reboot: never data for the application.
+    # (Boot noise before the banner is held only when it arrives together with the banner.)
+    for chunk in SPLITS:
+        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
+        c = modem.tcp_client("h", 1, timeout_ms=3000)
+
+        def dm(mock, line):
+            if line == b"AT#XTCPSEND":
+                mock.raw = True
+                mock.feed(b"\r\nOK\r\n" + (b"\xc0" if chunk == 0 else b"") + b"Ready\r\n")
+
+        uart.responder = dm
+
+        def on_write(d, orig=uart.write):
+            n = orig(d)
+            if uart.raw and not bytes(d).endswith(b"+++"):
+                uart.feed(b"\r\nERROR\r\n")  # the rebooted modem's answer to payload "lines"
+            return n
+
+        uart.write = on_write
+        try:
+            c.send(bytes(range(256)) * 8)
+        except OSError:
+            pass
+        else:
+            raise AssertionError("the send survived a reboot")
+        assert c.closed and modem.state == LINE
+        try:
+            got = c.recv(100, timeout_ms=100)
+        except OSError:
+            got = b""
+        assert got == b"", got
