@@ -67,16 +67,23 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
         for step in datamode_steps(modem, cmd, conn, data, udp, timeout_ms):
             if step > 0:
                 pause(modem, step)
-            elif step == WAIT and not modem.poll():
+            elif step == WAIT:
+                exiting = modem.dm_exiting
+                if modem.poll():
+                    continue
                 if modem.sink_full:
                     # What we wait for sits behind received data that nobody reads while
                     # this call blocks: fail now, clearly, instead of after the timeout.
                     if modem.state == _DATAMODE:
                         conn.lost("receive queue full during a data-mode send")
                     raise OSError(ENOBUFS, "receive queue full while sending: read during long sends or raise rx_size")
-                # After our "+++", SLM's #XDATAMODE counts once the line stayed quiet a few
-                # ms behind it (dmrx.DM_QUIET_MS): look again soon, not after 10 ms.
-                modem.transport.wait(2 if modem.dm_exiting else 10)
+                if not exiting:
+                    modem.transport.wait(10)
+                elif modem.dm_exiting:
+                    # After our "+++", SLM's #XDATAMODE counts once the line stayed quiet a
+                    # few ms behind it (dmrx.DM_QUIET_MS): look again soon, not after 10 ms.
+                    modem.transport.wait(2)
+                # else that quiet spell just ended data mode (no byte arrived): go on now
     except BaseException:
         abort(modem)
         raise
