@@ -70,9 +70,9 @@ class Rand:
         return lo + self.next() % (hi - lo + 1)
 
 
-# Protocol look-alikes planted in "kind 2" payloads. Not "\r\n#XDATAMODE: 0\r\n": an echo of it
-# that arrives while the driver streams ends its data mode early and the downlink after it is
-# lost (unix_port_tests/test_datamode_pending.py); add it back once that passes.
+# Protocol look-alikes planted in "kind 2" payloads. Not "\r\n#XDATAMODE: 0\r\n": before the
+# driver's "+++" it is data (unix_port_tests/test_datamode.py), but an echo of it that arrives
+# after the "+++" and is followed by 10 ms of silence cannot be told from SLM's own line.
 # Nor a "#XTCPDATA" header: where an echo's bytes happen to be the first raw bytes of a
 # data-mode send, a header there is taken for a frame SLM wrote just before it switched (a real
 # race in the protocol). The fuzz tests cover fake headers in ordinary frames.

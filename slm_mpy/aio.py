@@ -118,7 +118,8 @@ class AsyncSLM:
                 modem.poll()
                 await _sleep_ms(left if left < self.poll_ms else self.poll_ms)
         elif step == WAIT and not modem.poll():
-            await _sleep_ms(self.poll_ms)
+            # After our "+++", SLM's #XDATAMODE counts once the line stayed quiet a few ms.
+            await _sleep_ms(2 if modem.dm_exiting else self.poll_ms)
         else:  # READY, or bytes arrived: let the other tasks run, then go on
             await _sleep_ms(0)
 
