@@ -546,6 +546,9 @@ class Engine:
         if j == i or n <= 0 or n > MAX_CHUNK:
             # A header we cannot trust: its payload will be read as lines and dropped until
             # the stream resynchronises; tell the connection that data was lost.
+            if e - i >= 5 and buf.find(b"Ready", e - 5, e) >= 0:
+                self._on_ready(False)  # the modem rebooted while it wrote this header
+                return
             self.garbage_lines += 1
             self._suspect = True
             if sink is not None:

@@ -371,3 +371,18 @@ def test_reboot_in_data_mode_while_the_host_still_writes():
         except OSError:
             got = b""
         assert got == b"", got
+
+
+def test_reboot_in_the_middle_of_a_frame_header():
+    # The modem reboots while it writes "#XTCPDATA: 1024": the banner ends that line.
+    stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n' + b"\r\n#XTCPDATA: 5\r\nhello" + b"\r\n#XTCPDATA: 10Ready\r\n"
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        got = b""
+        while len(got) < 5:
+            got += c.recv(10, timeout_ms=200)
+        assert got == b"hello"
+        e = raises(OSError, c.recv, 10, timeout_ms=200)
+        assert e.errno == 104, e  # ModemReset, not "lost data"
+        assert c.closed and modem.reboots == 2
