@@ -81,7 +81,7 @@ def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, t
                     modem.transport.wait(10)
                 elif modem.dm_exiting:
                     # After our "+++", SLM's #XDATAMODE counts once the line stayed quiet a
-                    # few ms behind it (dmrx.DM_QUIET_MS): look again soon, not after 10 ms.
+                    # few ms behind it (dmrx.DM_QUIET_MS): look again soon.
                     modem.transport.wait(2)
                 # else that quiet spell just ended data mode (no byte arrived): go on now
     except BaseException:

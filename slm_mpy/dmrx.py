@@ -28,11 +28,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Silence after a complete "#XDATAMODE" line that makes it SLM's. The bytes of one SLM write
-# follow each other on the wire without a gap (a UART driver hands them over within a few
-# ms), so a copy inside downlink data is followed by more data first -- unless the network
-# split the data right behind it, which no rule can tell apart (see test_datamode.py).
-# Every data-mode exit waits this long once, unless SLM's next message is already there.
-DM_QUIET_MS = 10
+# follow each other on the wire without a gap (a UART's receive interrupt hands them over at
+# once; at 115200 baud a byte takes 87 us), so a copy inside downlink data is followed by
+# more data first -- unless the network split the data right behind it, which no rule can
+# tell apart (see test_datamode.py). Every data-mode exit waits this long once, unless SLM's
+# next message is already there: short, since every binary send pays it.
+DM_QUIET_MS = 3
 _URC_LINE_MAX = 32  # "\r\n#XDATAMODE: -2147483648\r\n" and a margin: a longer line is data
 
 
