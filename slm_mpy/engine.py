@@ -626,8 +626,16 @@ class Engine:
             self._held = False
             return n
         self._held = True
-        # A booting nRF91 may put a byte or two of noise before its banner: hold them too.
-        return r - 2 - start if r - 2 > start else 0
+        # A booting nRF91 may put a byte or two of noise before its banner, and the reboot may
+        # have cut a line SLM was writing ("\r\n#XTCPDATA" at a mode switch): hold them too.
+        h = r - 2 if r - 2 > start else start
+        c = buf.find(b"\r\n#", r - 24 if r - 24 > start else start, r)
+        while c >= 0 and c < h:
+            if buf.find(_LF, c + 2, r) < 0:
+                h = c
+                break
+            c = buf.find(b"\r\n#", c + 1, r)
+        return h - start
 
     def quit_datamode(self, timeout_ms: int = 10000) -> None:
         """Layer API: send the ``+++`` terminator; ``dm_result`` is set when SLM confirms."""

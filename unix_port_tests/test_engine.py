@@ -386,3 +386,30 @@ def test_reboot_in_the_middle_of_a_frame_header():
         e = raises(OSError, c.recv, 10, timeout_ms=200)
         assert e.errno == 104, e  # ModemReset, not "lost data"
         assert c.closed and modem.reboots == 2
+
+
+def test_reboot_that_cuts_a_line_in_data_mode():
+    # In data mode the modem reboots while it writes a line ("\r\n#XTCPDATA" at a mode
+    # switch): the cut line goes with the banner, not to the application.
+    for chunk in SPLITS:
+        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
+        c = modem.tcp_client("h", 1, timeout_ms=3000)
+
+        def dm(mock, line):
+            if line == b"AT#XTCPSEND":
+                mock.raw = True
+                mock.feed(b"\r\nOK\r\nabc\r\n#XTCPDATAReady\r\n")
+
+        uart.responder = dm
+        try:
+            c.send(b"\x00binary")
+        except OSError:
+            pass
+        got = b""
+        try:
+            while True:
+                got += c.recv(100, timeout_ms=1000)
+        except OSError as e:
+            assert e.errno == 104, e
+        assert got == b"abc", got
+        assert c.closed and modem.reboots == 2
