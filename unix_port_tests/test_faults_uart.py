@@ -7,11 +7,9 @@ Same simulator set-up as test_faults.py. Each test asserts that the driver finds
 back: the modem answers commands again and no command reaches the network peer as data.
 """
 
-import time
-
-from faultkit import ECONNRESET, EIO, accept, listen, noise, pattern, peer_write, raises, recover
+from faultkit import accept, listen, noise, raises, recover
 from simlink import attach, control, modem, pause
-from test_faults import close_and_recover, echo_ok
+from test_faults import echo_ok
 
 
 def test_lost_ok_of_the_data_mode_entry():
