@@ -12,50 +12,25 @@ defined -- every message SLM writes begins with "\r\n", so one follows every fra
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unix_port_tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fuzzkit import EIO, Rig, line, tcp_data, tcp_frame  # noqa: E402
+from test_fuzz_engine import frames_layout as layout  # noqa: E402
+from test_fuzz_engine import fuzz, plain, seeds, splits  # noqa: E402
 
 from slm_mpy.engine import LINE  # noqa: E402
 
-SCALE = float(os.environ.get("SLM_FUZZ_EXAMPLES", "1"))
 ECONNRESET = 104
-
-
-def fuzz(examples: int):
-    return settings(
-        max_examples=max(1, int(examples * SCALE)),
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
-
-splits = st.sampled_from([0, 1, -1])
-seeds = st.integers(min_value=1, max_value=2**31)
-plain = st.binary(min_size=1, max_size=600).map(lambda b: b.replace(b"\r", b"r").replace(b"\n", b"n"))
-TRAILER = line(b"+CEREG: 1")
-
-
-def layout(payloads: list) -> tuple:
-    stream = bytearray()
-    spans = []  # (header start, payload start) per frame
-    for p in payloads:
-        start = len(stream)
-        stream += tcp_frame(p)
-        spans.append((start, len(stream) - len(p)))
-    stream += TRAILER
-    return stream, spans
+TRAILER = line(b"+CEREG: 1")  # what frames_layout puts after the frames
 
 
 def settle(rig: Rig, ms: int) -> None:
