@@ -28,7 +28,7 @@ Receiving needs no lock. SLM's limits stay: one TCP and one UDP connection at a 
 import asyncio
 
 from .compat import ticks_diff, ticks_ms
-from .connection import timeout
+from .connection import check_buf, timeout
 from .control import check_command
 from .datamode import READY, WAIT, abort, as_bytes, datamode_steps, string_command, string_safe, string_sent
 from .errors import EBUSY, EIO, ENOTCONN, ETIMEDOUT, check_int
@@ -45,18 +45,6 @@ else:  # CPython
 
     def _sleep_ms(ms: int) -> "Awaitable[None]":
         return asyncio.sleep(ms / 1000)
-
-
-def check_rx(buf: "Any", n: int) -> int:
-    """A receive's size: ``len(buf)`` for a buffer it must be able to fill, else ``n``."""
-    if buf is not None:
-        try:
-            n = len(buf)
-            if n:
-                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
-        except TypeError:
-            raise ValueError("bad buffer")
-    return check_int("n", n, 0, 0x3FFFFFFF)
 
 
 class AsyncSLM:
@@ -207,7 +195,7 @@ class AsyncConnection:
 
     async def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """TCP: up to ``n`` bytes, ``b""`` once the peer closed. UDP: one datagram."""
-        check_rx(None, n)
+        check_int("n", n, 0, 0x3FFFFFFF)
         if self.conn._UDP:
             return (await self.recvfrom(n, timeout_ms))[0]
         await self._arrived(timeout_ms)
@@ -216,7 +204,7 @@ class AsyncConnection:
 
     async def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive into ``buf``; returns the count (TCP: 0 once the peer closed)."""
-        check_rx(buf, 0)
+        check_buf(buf)
         if self.conn._UDP:
             data = (await self.recvfrom(len(buf), timeout_ms))[0]
             buf[0 : len(data)] = data
@@ -228,7 +216,7 @@ class AsyncConnection:
     async def recvfrom(self, n: int, timeout_ms: "int | None" = None) -> "tuple[bytes, Any]":
         """UDP: one datagram and its sender (see ``UDPClient.recvfrom``)."""
         c = self.conn
-        check_rx(None, n)
+        check_int("n", n, 0, 0x3FFFFFFF)
         t = c._ms(timeout_ms)
         start = ticks_ms()
         while True:

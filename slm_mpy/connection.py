@@ -24,6 +24,17 @@ def check_host(host: str) -> str:
     return host
 
 
+def check_buf(buf: "Any") -> int:
+    """The length of a receive buffer, checked to be writable (``ValueError`` otherwise)."""
+    try:
+        n = len(buf)
+        if n:
+            buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
+    except TypeError:
+        raise ValueError("bad buffer")
+    return n
+
+
 def client_command(cmd: str, host: str, port: int, ipv6: bool, peer_verify: int, hostname_verify: int) -> str:
     """Check a client's arguments and start its connect command: ``AT#X..CLI=<op>,"host",port``."""
     check_host(host)

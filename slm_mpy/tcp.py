@@ -5,7 +5,7 @@ through ``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
 """
 
 from .compat import byte_queue
-from .connection import Connection, client_command, timeout
+from .connection import Connection, check_buf, client_command, timeout
 from .errors import check_int
 
 TYPE_CHECKING = False
@@ -25,12 +25,7 @@ class _TCP(Connection):
         ``OSError(EIO)`` at the point in the stream where received data was lost;
         ``ValueError`` if ``buf`` cannot be written (``bytes``, a read-only memoryview).
         """
-        try:
-            n = len(buf)
-            if n:
-                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
-        except TypeError:
-            raise ValueError("bad buffer")
+        n = check_buf(buf)
         t = self._ms(timeout_ms)
         rx = self._rx
         if not rx.any():

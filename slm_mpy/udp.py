@@ -6,7 +6,7 @@ address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``N
 """
 
 from .compat import ticks_diff, ticks_ms
-from .connection import Connection, client_command, timeout
+from .connection import Connection, check_buf, client_command, timeout
 from .errors import check_int
 from .engine import parse_int
 from .errors import EBUSY, EMSGSIZE
@@ -132,12 +132,7 @@ class _UDP(Connection):
 
     def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
         """Receive one datagram into ``buf``; returns its length."""
-        try:
-            n = len(buf)
-            if n:
-                buf[0] = buf[0]  # a buffer that cannot be filled fails here, before any wait
-        except TypeError:
-            raise ValueError("bad buffer")
+        n = check_buf(buf)
         size = self._next_len(timeout_ms)
         if size < 0:
             return 0

@@ -207,6 +207,7 @@ async def test_bad_arguments_fail_at_once_and_close_can_be_repeated():
         lambda: tcp.recv(-1),
         lambda: tcp.recv(10, timeout_ms="soon"),
         lambda: tcp.recv_into(b"immutable"),
+        lambda: tcp.recv_into(None),
     )
     for i, call in enumerate(calls):
         start = time.ticks_ms()
