@@ -12,7 +12,7 @@ usable afterwards. Data that did arrive must be exactly what the peer sent.
 import hashlib
 import time
 
-from faultkit import ECONNRESET, accept, fw, listen, noise, pattern, peer_write, raises, recover
+from faultkit import ECONNRESET, accept, fw, listen, noise, pattern, peer_write, raises, recover, sim_status
 from simlink import PatternStream, attach, control, env_port, modem, pause
 
 from slm_mpy import ModemReset
@@ -110,6 +110,15 @@ def test_peer_closes_during_a_data_mode_send():
             if sent[0] >= 8192 and not fired[0]:
                 fired[0] = True
                 assert control("peer-close") == "ok"
+                # The simulator closes on another thread. Wait until its data mode has
+                # dropped the connection: unpaced, the rest of the stream and our "+++"
+                # could otherwise reach it first, and the send would rightly succeed.
+                for _ in range(400):
+                    if sim_status("mode") == "drop":
+                        break
+                    pause(m, 5)
+                else:
+                    raise AssertionError("the simulator never dropped the connection")
         return n
 
     m.transport.write_some = counting
