@@ -7,7 +7,7 @@ reading the UART: hardware flow control then holds the modem. Nothing is dropped
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import ATError, EBUSY, EIO, ENOTCONN, ModemReset, check_int, timeout_error
+from .errors import ATError, EBUSY, EIO, ModemReset, check_int, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def status_error(line: str) -> int:
 
 
 class Connection:
-    """Base of the TCP and UDP objects: receive queue, life cycle, send.
+    """Base of the TCP and UDP objects: receive queue, life cycle, send, and the byte-stream
+    receive of TCP (UDP overrides it with datagrams).
 
     Subclasses set ``_open_cmd`` (the command that starts the proxy), ``_close_cmd``,
     ``_prefix`` (their URC prefix) and ``_what``; ``open()`` sends the first, ``close()``
@@ -251,34 +252,56 @@ class Connection:
             self._lost_at -= k
         return k
 
-    def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
-        """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent."""
-        # Imported on the first send: an application that only receives never loads it.
-        from .datamode import as_bytes, send_datamode, send_string, string_safe
+    # The byte stream of TCP (UDP's datagrams override these).
 
-        data = as_bytes(data)
+    def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
+        """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
+
+        Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``, and
+        ``OSError(EIO)`` at the point in the stream where received data was lost;
+        ``ValueError`` if ``buf`` cannot be written (``bytes``, a read-only memoryview).
+        """
+        n = check_buf(buf)
         t = self._ms(timeout_ms)
-        if self.closed or self._released:
-            raise OSError(ENOTCONN, "connection closed")
-        if not len(data):
-            return 0
-        modem = self._modem
-        cmd = self._SEND
-        try:
-            if string_safe(data):
-                sent = 0
-                while sent < len(data):
-                    k = send_string(modem, cmd, data[sent:] if sent else data, t)
-                    if k <= 0:
-                        raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
-                    sent += k
-                    if self._UDP:
-                        break
-                return sent
-            return send_datamode(modem, cmd, self, data, self._UDP, t)
-        except ATError as e:
-            # SLM refuses a send with ERROR when its socket is gone (the URC may follow).
-            raise OSError(ENOTCONN, "%s refused by the modem (%s): connection gone" % (cmd, e.line))
+        rx = self._rx
+        if not rx.any():
+            self._check_lost()
+            if self.closed or not n:
+                return 0
+            if not self._wait(t):
+                raise timeout("recv_into", t)
+            if not rx.any():
+                self._check_lost()
+                return 0
+        return self._taken(int(rx.readinto(buf, self._readable(n))))
+
+    def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
+        """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
+        check_int("n", n, 0, 0x3FFFFFFF)
+        t = self._ms(timeout_ms)
+        rx = self._rx
+        if not rx.any():
+            self._check_lost()
+            if self.closed:
+                return b""
+            if not self._wait(t):
+                raise timeout("recv", t)
+            if not rx.any():
+                self._check_lost()
+                return b""
+        data = bytes(rx.read(self._readable(n)))
+        self._taken(len(data))
+        return data
+
+    def send(self, data: "Any", timeout_ms: "int | None" = None) -> int:
+        """Send ``data`` (bytes-like or str), binary-safe; returns the byte count sent.
+
+        Raises ``OSError(ENOTCONN)`` once the connection is closed or the modem refuses the
+        send, ``ValueError`` for data that is not bytes-like or ``str``.
+        """
+        from .datamode import send  # loaded on the first send: a receiver never pays for it
+
+        return send(self, data, timeout_ms)
 
     def __enter__(self) -> "Any":
         return self

@@ -13,7 +13,7 @@ with blocking waits, ``slm_mpy.aio`` with ``await`` so other tasks run during th
 """
 
 from .compat import ticks_diff, ticks_ms
-from .errors import EIO, EMSGSIZE, ENOBUFS, ENOTCONN, host_errno, timeout_error
+from .errors import EIO, EMSGSIZE, ENOBUFS, ENOTCONN, ATError, host_errno, timeout_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,6 +54,33 @@ def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
 def send_string(modem: "Any", cmd: str, data: "Any", timeout_ms: int) -> int:
     """``AT#X...SEND="<text>"``; returns the byte count the modem reports."""
     return string_sent(cmd, modem.command(string_command(cmd, data), timeout_ms), len(data))
+
+
+def send(conn: "Any", data: "Any", timeout_ms: "int | None") -> int:
+    """``Connection.send``: string mode for short printable text, data mode for the rest."""
+    data = as_bytes(data)
+    t = conn._ms(timeout_ms)
+    if conn.closed or conn._released:
+        raise OSError(ENOTCONN, "connection closed")
+    if not len(data):
+        return 0
+    modem = conn._modem
+    cmd = conn._SEND
+    try:
+        if string_safe(data):
+            sent = 0
+            while sent < len(data):
+                k = send_string(modem, cmd, data[sent:] if sent else data, t)
+                if k <= 0:
+                    raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
+                sent += k
+                if conn._UDP:
+                    break
+            return sent
+        return send_datamode(modem, cmd, conn, data, conn._UDP, t)
+    except ATError as e:
+        # SLM refuses a send with ERROR when its socket is gone (the URC may follow).
+        raise OSError(ENOTCONN, "%s refused by the modem (%s): connection gone" % (cmd, e.line))
 
 
 def send_datamode(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, timeout_ms: int) -> int:

@@ -38,11 +38,10 @@ _URC_LINE_MAX = 32  # "\r\n#XDATAMODE: -2147483648\r\n" and a margin: a longer l
 
 
 def parse(e: "Any") -> bool:
-    """The engine's DATAMODE state: one step over ``e.ring``; False when it must wait."""
-    ring = e.ring
-    buf = ring.buf
-    head = ring.head
-    tail = ring.tail
+    """The engine's DATAMODE state: one step over the receive buffer; False when it must wait."""
+    buf = e.rxbuf
+    head = e.head
+    tail = e.tail
     exiting = e.dm_exiting
     fresh = e._dm_fresh
     if exiting or fresh:
@@ -63,7 +62,7 @@ def parse(e: "Any") -> bool:
                 if not _deliver(e, head, u - head):
                     return False
                 nl = buf.find(_LF, u + 13, tail)
-                ring.head = nl + 1
+                e.head = nl + 1
                 e._resume = DATAMODE
                 udp = kind == 2
                 e._on_header(u + 13, nl - 1 if buf[nl - 1] == 13 else nl, e.udp if udp else e.tcp, udp)
@@ -120,7 +119,7 @@ def _partial_crlf_x(buf: "Any", head: int, tail: int) -> int:
 def _urc_at(e: "Any", u: int, tail: int) -> int:
     # At u starts "\r\n#X" and the host has sent "+++". 1: this is SLM's "#XDATAMODE" line;
     # 0: it is not (another message, or payload that looks like it); -1: cannot tell yet.
-    buf = e.ring.buf
+    buf = e.rxbuf
     if tail - u < _DM_URC_LEN:
         return -1 if _is_prefix(buf, u, tail, _DM_URC) else 0
     if not buf.startswith(_DM_URC, u):
@@ -154,7 +153,7 @@ def _frame_at(e: "Any", u: int, tail: int) -> int:
     # payload bytes that only look like protocol. After "+++" a header counts only if its n
     # bytes are followed by the next "\r\n#"/"\r\n+"/"\r\n%" message, as SLM's own output
     # is (#XDATAMODE at least is still to come).
-    buf = e.ring.buf
+    buf = e.rxbuf
     if tail - u < 13:
         return -1 if _is_prefix(buf, u + 2, tail, _TCPDATA) or _is_prefix(buf, u + 2, tail, _UDPDATA) else 0
     kind = 1 if buf.startswith(_TCPDATA, u + 2) else 2 if buf.startswith(_UDPDATA, u + 2) else 0
@@ -169,12 +168,12 @@ def _frame_at(e: "Any", u: int, tail: int) -> int:
     eol = nl - 1 if buf[nl - 1] == 13 else nl
     if j == u + 13 or n <= 0 or n > MAX_CHUNK or (j != eol and not (kind == 2 and buf[j] == 44)):  # ',"ip",port'
         return 0
-    if e._dm_fresh and u == e.ring.head:
+    if e._dm_fresh and u == e.head:
         return kind  # first bytes after OK: SLM wrote this frame before switching
     p = nl + 1 + n
     if p + 3 > tail:
         # Wait for the bytes after the payload, if the buffer can hold them at all.
-        return -1 if p + 3 - e.ring.head <= e.ring.size else 0
+        return -1 if p + 3 - e.head <= e.rxsize else 0
     return kind if buf[p] == 13 and buf[p + 1] == 10 and buf[p + 2] in b"#+%" else 0
 
 
@@ -183,8 +182,8 @@ def _deliver(e: "Any", start: int, n: int) -> bool:
         e._dm_fresh = False
         e.dm_quit = False  # bytes went on after a held "+++": it was payload
     sink = e.dm_sink
-    k = sink.feed(e.ring.mv, start, n) if sink is not None else n
-    e.ring.head = start + k
+    k = sink.feed(e.rxmv, start, n) if sink is not None else n
+    e.head = start + k
     e.sink_full = k < n
     return k == n
 
@@ -193,9 +192,8 @@ def _end(e: "Any", u: int, head: int) -> bool:
     # SLM's "#XDATAMODE: <n>" at u: data mode is over. Everything before it is downlink
     # data, except a "+++" right before it when n reports an error: that is the modem's
     # terminator (connection lost). After a clean exit (n == 0) a "+++" there was payload.
-    ring = e.ring
-    buf = ring.buf
-    nl = buf.find(_LF, u + _DM_URC_LEN, ring.tail)
+    buf = e.rxbuf
+    nl = buf.find(_LF, u + _DM_URC_LEN, e.tail)
     v = parse_int(buf, u + _DM_URC_LEN, nl, e._at)
     if e._at[0] == u + _DM_URC_LEN:
         v = -5  # unreadable value: report an I/O error rather than success
@@ -206,7 +204,7 @@ def _end(e: "Any", u: int, head: int) -> bool:
         return False
     if stop < u:
         e.dm_quit = True
-    ring.head = nl + 1
+    e.head = nl + 1
     e.dm_result = v
     e._end_datamode()
     return True

@@ -1,6 +1,6 @@
 """The AT engine: a polling state machine over one fixed receive buffer.
 
-``poll()`` reads what waits on the UART into the :class:`RingBuffer` (below) and parses
+``poll()`` reads what waits on the UART into one preallocated receive buffer and parses
 it. The parser works on bytes, chunk by chunk (``bytearray.find``), in one of four states:
 
 * ``LINE``     -- assemble a text line: final result, information line, URC or payload header.
@@ -63,71 +63,6 @@ def parse_int(buf: "Any", i: int, end: int, at: "list[int]") -> int:
     return -v if neg else v
 
 
-# The receive buffer. (Part of this module, not one of its own: a module costs RAM too.)
-# A fixed receive buffer that never grows and never allocates per byte.
-#
-# Invariant: unread bytes are ``buf[head:tail]``, always contiguous, ``0 <= head <= tail <= size``.
-# Keeping them contiguous (compacting instead of wrapping) means ``bytearray.find`` can search a
-# whole line or pattern in one call, with no second search across a wrap point.
-#
-# Allocation: ``fill`` allocates one small memoryview slice per call (none when the buffer is
-# empty); index arithmetic allocates nothing.
-#
-# This is the engine's receive buffer. The FIFO calls a connection's queue needs are in
-# ``fifo.py`` (:class:`~slm_mpy.fifo.ByteQueue`), loaded only where a port lacks
-# ``micropython.RingIO`` or for UDP: the TCP path on MicroPython never pays for them.
-
-
-class RingBuffer:
-    """One preallocated ``bytearray`` filled by ``readinto`` and consumed by index arithmetic."""
-
-    def __init__(self, size: int) -> None:
-        self.buf = bytearray(size)
-        self.mv = memoryview(self.buf)
-        self.size = size
-        self.head = 0
-        self.tail = 0
-
-    def __len__(self) -> int:
-        return self.tail - self.head
-
-    def room(self) -> int:
-        """Bytes that can still be appended (after a compaction, if one is due)."""
-        return self.size - self.tail + self.head
-
-    def _make_room(self) -> None:
-        # Move the unread bytes to the front when little space is left at the end; the unread
-        # part is normally a partial line or header, so the copy is short.
-        head = self.head
-        if head == 0:
-            return
-        n = self.tail - head
-        if n:
-            self.buf[0:n] = self.mv[head : self.tail]
-        self.head = 0
-        self.tail = n
-
-    def fill(self, read_into: "object") -> int:
-        """Append what ``read_into(buffer)`` delivers; returns the count (0 when full or idle)."""
-        if self.head == self.tail:
-            self.head = self.tail = 0
-        elif self.size - self.tail < (self.size >> 2):
-            self._make_room()
-        tail = self.tail
-        if tail == self.size:
-            return 0  # full: stop reading the UART so flow control holds the modem
-        if tail == 0:
-            n = read_into(self.buf)  # type: ignore[operator]
-        else:
-            n = read_into(self.mv[tail:])  # type: ignore[operator]
-        self.tail = tail + n
-        return int(n)
-
-    def clear(self) -> None:
-        """Forget all unread bytes."""
-        self.head = self.tail = 0
-
-
 class Engine:
     """AT command engine for an nRF91 running Serial LTE Modem firmware.
 
@@ -141,20 +76,48 @@ class Engine:
 
     _parse_addr: "Any" = None  # udp.parse_addr once the first sender address came
 
+    # State that changes rarely starts as a class attribute: an instance attribute is made
+    # only when it is first set, which keeps the instance's dict small.
+    _suspect = False  # data was lost and no intact header seen since: lines may be payload
+    _ready_late = False  # a "Ready" line while _suspect: a reboot only if silence follows
+    _mismatch: "Any" = None  # connection whose frame end looked wrong: lost, unless "Ready" follows
+    _desync = False  # a command timed out: the next one is preceded by a probe
+    _dm_unsure = False  # a command that enters data mode timed out: its OK may be lost
+    _unquote = False  # the last probe got no answer: SLM's line may be inside quotes
+    dm_sink: "Any" = None  # the connection streaming in data mode
+    dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
+    dm_quit = False  # the modem sent +++ (connection lost) while we streamed
+    dm_exiting = False  # we sent +++ and wait for #XDATAMODE
+    _dm_fresh = False  # in data mode, and no raw byte arrived yet
+    _dm_parse: "Any" = None  # dmrx.parse, loaded with the first data mode
+    ready_seen = False  # a "Ready" banner came (wait_ready() resets it)
+    # Counters a robust application may log.
+    garbage_lines = 0
+    overlong_lines = 0
+    stray_results = 0
+    orphan_bytes = 0
+    reboots = 0
+    _pause_ms = 0  # modem.datamode_pause_ms() caches SLM's answer here
+
     def __init__(self, uart: "Any", rx_size: int = 2560) -> None:
         self.transport = Transport(uart)
         self._read = self.transport.read_into  # bound once: no allocation per poll
-        self.ring = RingBuffer(rx_size)
+        # The receive buffer: one preallocated bytearray filled by readinto, never grown.
+        # Unread bytes are rxbuf[head:tail], always contiguous (0 <= head <= tail <= rxsize):
+        # poll() moves a short remainder to the front instead of wrapping, so one
+        # bytearray.find covers a whole line or pattern.
+        self.rxbuf = bytearray(rx_size)
+        self.rxmv = memoryview(self.rxbuf)
+        self.rxsize = rx_size
+        self.head = 0
+        self.tail = 0
         self.state = LINE
-        self._scanned = 0  # bytes after ring.head already searched for LF (survives compaction)
+        self._scanned = 0  # bytes after head already searched for LF (survives compaction)
         self._check_end: "Any" = None  # connection whose frame just ended: check the CR LF
         self._last2 = 0  # the last two bytes of that frame (for _wrong_end)
         self._frame_len = 0  # and its stated length
-        self._suspect = False  # data was lost and no intact header seen since: lines may be payload
-        self._ready_late = False  # a "Ready" line while _suspect: a reboot only if silence follows
         self._held = False  # a "Ready" is held back in payload or data mode (ready_cut)
         self._quiet_since = 0  # ticks of the last byte received
-        self._mismatch: "Any" = None  # ... and whose check failed: lost, unless "Ready" follows
         self._at = [0]  # parse_int's out-parameter, allocated once
         self._pay_left = 0
         self._pay_sink: "Any" = None
@@ -167,33 +130,15 @@ class Engine:
         self._final: "str | None" = None
         self._code: "int | None" = None
         self._marker: "str | None" = None  # finals before this info line are stale
-        self._desync = False
-        self._dm_unsure = False  # a command that enters data mode timed out: its OK may be lost
-        self._unquote = False  # the last probe got no answer: SLM's line may be inside quotes
         self._busy: "str | None" = None  # command begun and not finished
         self._next_dm: "Any" = None
-        # Data mode.
-        self.dm_sink: "Any" = None
-        self.dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
-        self.dm_quit = False  # the modem sent +++ (connection lost) while we streamed
-        self.dm_exiting = False  # we sent +++ and wait for #XDATAMODE
         self.sink_full = False  # a connection refused bytes: parsing waits for its reader
         self._resume = LINE  # the state after a payload: LINE, or DATAMODE for a frame in it
-        self._dm_fresh = False  # in data mode, and no raw byte arrived yet
-        self._dm_parse: "Any" = None  # dmrx.parse, loaded with the first data mode
         # Dispatch.
         self._handlers: "dict[str, Callable[[str], None]]" = {}
         self._internal: "dict[str, Callable[[str], None]]" = {}
         self.tcp: "Any" = None  # the TCP proxy object (client or server), payload sink
         self.udp: "Any" = None  # the UDP proxy object
-        self.ready_seen = False
-        # Counters a robust application may log.
-        self.garbage_lines = 0
-        self.overlong_lines = 0
-        self.stray_results = 0
-        self.orphan_bytes = 0
-        self.reboots = 0
-        self._pause_ms = 0  # modem.datamode_pause_ms() caches SLM's answer here
 
     # ------------------------------------------------------------------ public API
 
@@ -230,10 +175,25 @@ class Engine:
             return False  # re-entered from a callback: the outer poll goes on
         self._polling = True
         try:
-            n = self.ring.fill(self._read)
+            head = self.head
+            tail = self.tail
+            size = self.rxsize
+            if head == tail:
+                self.head = tail = 0
+            elif head and size - tail < size >> 2:
+                # Little room left at the end: move the unread bytes (normally a partial line
+                # or header, so the copy is short) to the front.
+                self.rxbuf[0 : tail - head] = self.rxmv[head:tail]
+                self.head = 0
+                tail -= head
+            n = 0
+            if tail < size:  # full: stop reading the UART so flow control holds the modem
+                # Only a partial line needs a memoryview slice (a small allocation).
+                n = self._read(self.rxmv[tail:] if tail else self.rxbuf)
+            self.tail = tail + n
             if n:
                 self._quiet_since = ticks_ms()
-            if self.ring.head < self.ring.tail:
+            if self.head < self.tail:
                 self._parse()
             if (self._held or self._ready_late) and not n and ticks_diff(ticks_ms(), self._quiet_since) > REBOOT_QUIET_MS:
                 from .faults import held_reboot  # a reboot mid-frame: rare
@@ -306,21 +266,9 @@ class Engine:
         self._busy = cmd
         self._next_dm = datamode
         if self._desync:
-            # A command timed out earlier, so its reply may still come. SLM answers commands
-            # in order: finals that arrive before the probe's own information line are stale.
-            if self._dm_unsure or self._unquote:
-                # If a lost OK left SLM in data mode, "+++" ends it; in command mode SLM
-                # drops the bytes in front of "AT" (NCS >= 2.5). It goes first, so that
-                # nothing below can reach a network peer as data.
-                self._dm_unsure = False
-                self.write(_QUIT)
-            if self._unquote:
-                # Binary payload that reached SLM's command line (a reboot mid-send) may
-                # have left it inside a quoted string, where CR LF ends nothing. A quote
-                # flips that; if the line was not inside quotes, the next failed probe
-                # flips it back.
-                self.write(b'"\r\n')
-            self._send("AT#XSLMVER", None, "#XSLMVER")
+            from .faults import probe  # a command timed out earlier: resynchronise first
+
+            probe(self)
         else:
             self._send(cmd, datamode, None)
 
@@ -368,19 +316,13 @@ class Engine:
         raise ATError(final, self._code, cmd, lines)
 
     def abandon(self, timeout_ms: int) -> OSError:
-        """Give up on the pending command (timeout); its late reply will be recognised."""
-        cmd = self._busy or ""
-        if self._cmd_dm is not None:
-            self._dm_unsure = True
-        self._unquote = self._marker is not None and not self._unquote
-        self._cmd = None
-        self._busy = None
-        self._cmd_dm = None
-        self._marker = None
-        self._desync = True
-        from .faults import timeout_text  # only on a timeout
+        """Give up on the pending command (timeout); its late reply will be recognised.
 
-        return timeout_error(timeout_text(self, cmd, timeout_ms))
+        Returns the ``OSError(ETIMEDOUT)`` to raise.
+        """
+        from .faults import abandon  # only on a timeout
+
+        return abandon(self, timeout_ms)
 
     def write(self, data: "Any", timeout_ms: int = 10000, chunk: int = WRITE_CHUNK) -> None:
         """Write all of ``data``, receiving between chunks so the modem is never stuck on us.
@@ -406,8 +348,7 @@ class Engine:
     # ------------------------------------------------------------------ parser
 
     def _parse(self) -> None:
-        ring = self.ring
-        while ring.head < ring.tail:
+        while self.head < self.tail:
             state = self.state
             if state == LINE:
                 if not self._parse_line():
@@ -424,10 +365,9 @@ class Engine:
     def _parse_line(self) -> bool:
         # Find the LF that ends the line; without one, wait for more bytes (or resync if the
         # line already fills the whole buffer).
-        ring = self.ring
-        buf = ring.buf
-        head = ring.head
-        tail = ring.tail
+        buf = self.rxbuf
+        head = self.head
+        tail = self.tail
         sink = self._check_end
         if sink is not None:
             # Every SLM message after a payload begins with CR LF. Anything else means the
@@ -440,16 +380,16 @@ class Engine:
                 self._mismatch = sink
         nl = buf.find(_LF, head + self._scanned, tail)
         if nl < 0:
-            if tail - head >= ring.size:
+            if tail - head >= self.rxsize:
                 self.overlong_lines += 1
-                ring.clear()
+                self.head = self.tail = 0
                 self._scanned = 0
                 self.state = SKIP
                 return False
             self._scanned = tail - head
             return False
         self._scanned = 0
-        ring.head = nl + 1
+        self.head = nl + 1
         end = nl
         sink = self._mismatch
         if sink is not None:
@@ -470,7 +410,7 @@ class Engine:
     def _wrong_end(self, i: int) -> bool:
         # Do the bytes at i, right after a frame, show that its stated length was wrong?
         # Every SLM message begins with CR LF; one damaged byte of it proves nothing.
-        buf = self.ring.buf
+        buf = self.rxbuf
         a = buf[i]
         if a == 13 or buf[i + 1] == 10:
             return False
@@ -482,16 +422,15 @@ class Engine:
         return True
 
     def _parse_skip(self) -> None:
-        ring = self.ring
-        nl = ring.buf.find(_LF, ring.head, ring.tail)
+        nl = self.rxbuf.find(_LF, self.head, self.tail)
         if nl < 0:
-            ring.clear()
+            self.head = self.tail = 0
         else:
-            ring.head = nl + 1
+            self.head = nl + 1
             self.state = LINE
 
     def _on_line(self, s: int, e: int) -> None:
-        buf = self.ring.buf
+        buf = self.rxbuf
         if buf.startswith(_TCPDATA, s):
             self._on_header(s + 11, e, self.tcp, False)
             return
@@ -506,7 +445,7 @@ class Engine:
             self._on_header(e, e, self.udp if udp else self.tcp, udp)
             return
         try:
-            line = str(self.ring.mv[s:e], "utf-8")
+            line = str(self.rxmv[s:e], "utf-8")
         except UnicodeError:
             # Not text: line noise, or a byte of garbage before the boot banner.
             if e - s >= 5 and buf.find(b"Ready", e - 5, e) >= 0:
@@ -526,7 +465,7 @@ class Engine:
             self._dispatch(line)
 
     def _on_header(self, i: int, e: int, sink: "Any", udp: bool) -> None:
-        buf = self.ring.buf
+        buf = self.rxbuf
         at = self._at
         n = parse_int(buf, i, e, at)
         j = at[0]
@@ -566,12 +505,12 @@ class Engine:
         self.state = PAYLOAD
 
     def _parse_payload(self) -> bool:
-        ring = self.ring
-        n = ring.tail - ring.head
+        head = self.head
+        n = self.tail - head
         left = self._pay_left
         if n > left:
             n = left
-        n = self.ready_cut(ring.head, n, ring.head + left)
+        n = self.ready_cut(head, n, head + left)
         if not n:
             return False
         sink = self._pay_sink
@@ -579,12 +518,13 @@ class Engine:
             self.orphan_bytes += n
             k = n
         else:
-            k = sink.feed(ring.mv, ring.head, n)
+            k = sink.feed(self.rxmv, head, n)
         self.sink_full = k < n
-        ring.head += k
+        head += k
+        self.head = head
         if left - k < 2 and k:  # the frame's last two bytes are needed by _wrong_end
-            h = ring.head
-            self._last2 = (ring.buf[h - 2] if k > 1 else self._last2 & 255) << 8 | ring.buf[h - 1]
+            buf = self.rxbuf
+            self._last2 = (buf[head - 2] if k > 1 else self._last2 & 255) << 8 | buf[head - 1]
         left -= k
         self._pay_left = left
         if left == 0:
@@ -593,7 +533,7 @@ class Engine:
                 self._check_end = sink  # SLM's next output starts with CR LF: verify it
             self._resume = LINE
             return True
-        return k > 0 and ring.head < ring.tail
+        return k > 0 and head < self.tail
 
     def ready_cut(self, start: int, n: int, frame_end: int) -> int:
         """How many of the ``n`` raw bytes at ``start`` can be handed on now.
@@ -609,7 +549,7 @@ class Engine:
         split right after its "R" is missed there). A banner that ends a frame exactly is
         that frame's payload.
         """
-        buf = self.ring.buf
+        buf = self.rxbuf
         end = start + n
         more = frame_end < 0 or end < frame_end
         r = buf.find(_READY, start, end)
@@ -621,7 +561,7 @@ class Engine:
             r = buf.find(pre, end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
                 r = buf.find(pre, r + 1, end)
-        tail = self.ring.tail
+        tail = self.tail
         if r < 0 or r + 7 == frame_end or (r + 7 < tail and not _results_only(buf, r + 7, tail)):
             self._held = False
             return n

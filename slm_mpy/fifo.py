@@ -1,16 +1,42 @@
 """A connection's receive queue where ``micropython.RingIO`` is missing (CircuitPython, CPython),
 and UDP's queue of datagram records on every port.
 
-:class:`ByteQueue` is the engine's :class:`~slm_mpy.engine.RingBuffer` plus the calls of
-``micropython.RingIO`` (same names and meaning), so a connection's queue can be either (see
-``compat.byte_queue``). ``write`` and ``readinto`` allocate one small memoryview slice per call.
+:class:`ByteQueue` has the calls of ``micropython.RingIO`` (same names and meaning), so a
+connection's queue can be either (see ``compat.byte_queue``). ``write`` and ``readinto``
+allocate one small memoryview slice per call.
 """
 
-from .engine import RingBuffer
 
+class ByteQueue:
+    """A FIFO of bytes in one preallocated buffer.
 
-class ByteQueue(RingBuffer):
-    """A FIFO of bytes in one preallocated buffer (unread bytes stay contiguous)."""
+    Unread bytes are ``buf[head:tail]``, always contiguous (``0 <= head <= tail <= size``):
+    compacting instead of wrapping lets ``bytearray.find`` search them in one call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.size = size
+        self.head = 0
+        self.tail = 0
+
+    def room(self) -> int:
+        """Bytes that can still be appended (after a compaction, if one is due)."""
+        return self.size - self.tail + self.head
+
+    def _make_room(self) -> None:
+        # Move the unread bytes to the front; normally few, so the copy is short.
+        head = self.head
+        n = self.tail - head
+        if head and n:
+            self.buf[0:n] = self.mv[head : self.tail]
+        self.head = 0
+        self.tail = n
+
+    def clear(self) -> None:
+        """Forget all unread bytes."""
+        self.head = self.tail = 0
 
     def any(self) -> int:
         """Unread bytes."""

@@ -5,7 +5,7 @@ through ``modem.tcp_client(...)`` / ``modem.tcp_server(...)``.
 """
 
 from .compat import byte_queue
-from .connection import Connection, check_buf, client_command, timeout
+from .connection import Connection, client_command
 from .errors import check_int
 
 TYPE_CHECKING = False
@@ -13,52 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class _TCP(Connection):
-    _SEND = "AT#XTCPSEND"
-    _prefix = "#XTCPCLI"
-    _close_cmd = "AT#XTCPCLI=0"
-
-    def recv_into(self, buf: "Any", timeout_ms: "int | None" = None) -> int:
-        """Receive into ``buf``; returns the count, 0 once the peer closed and all was read.
-
-        Raises ``OSError(ETIMEDOUT)`` when nothing arrives within ``timeout_ms``, and
-        ``OSError(EIO)`` at the point in the stream where received data was lost;
-        ``ValueError`` if ``buf`` cannot be written (``bytes``, a read-only memoryview).
-        """
-        n = check_buf(buf)
-        t = self._ms(timeout_ms)
-        rx = self._rx
-        if not rx.any():
-            self._check_lost()
-            if self.closed or not n:
-                return 0
-            if not self._wait(t):
-                raise timeout("recv_into", t)
-            if not rx.any():
-                self._check_lost()
-                return 0
-        return self._taken(int(rx.readinto(buf, self._readable(n))))
-
-    def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
-        """Receive up to ``n`` bytes; ``b""`` once the peer closed and all was read."""
-        check_int("n", n, 0, 0x3FFFFFFF)
-        t = self._ms(timeout_ms)
-        rx = self._rx
-        if not rx.any():
-            self._check_lost()
-            if self.closed:
-                return b""
-            if not self._wait(t):
-                raise timeout("recv", t)
-            if not rx.any():
-                self._check_lost()
-                return b""
-        data = bytes(rx.read(self._readable(n)))
-        self._taken(len(data))
-        return data
-
-
-class TCPClient(_TCP):
+class TCPClient(Connection):
     """A TCP (or TLS, with ``sec_tag``) connection made by the modem.
 
     Example::
@@ -70,6 +25,10 @@ class TCPClient(_TCP):
                 if not chunk:
                     break
     """
+
+    _SEND = "AT#XTCPSEND"
+    _prefix = "#XTCPCLI"
+    _close_cmd = "AT#XTCPCLI=0"
 
     def __init__(
         self,

@@ -4,17 +4,16 @@ Created through ``modem.tcp_server(...)``; imported only by applications that us
 """
 
 from .compat import byte_queue, ticks_diff, ticks_ms
-from .connection import status_error, timeout
+from .connection import Connection, status_error, timeout
 from .errors import check_int
 from .errors import EBUSY, ENOTCONN
-from .tcp import _TCP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 
-class TCPServer(_TCP):
+class TCPServer(Connection):
     """SLM's TCP server: one listening socket, one peer at a time.
 
     Example::
@@ -26,6 +25,7 @@ class TCPServer(_TCP):
         srv.close()
     """
 
+    _SEND = "AT#XTCPSEND"
     _prefix = "#XTCPSVR"
     _close_cmd = "AT#XTCPSVR=0"
 

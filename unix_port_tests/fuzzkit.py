@@ -77,7 +77,7 @@ class Rig:
         self.uart.feed(b"Ready\r\n")
         self.modem = SLM(self.uart)
         self.modem.wait_ready(1000)
-        self.ring_size = len(self.modem.ring.buf)
+        self.ring_size = len(self.modem.rxbuf)
         self.cereg = []
         self.others = []
         self.modem.on("+CEREG", self.cereg.append)
@@ -214,9 +214,9 @@ class Rig:
 
     def check_bounded(self):
         m = self.modem
-        assert len(m.ring.buf) == self.ring_size, "receive buffer grew"
-        assert m.ring.size == self.ring_size
-        assert 0 <= m.ring.head <= m.ring.tail <= m.ring.size
+        assert len(m.rxbuf) == self.ring_size, "receive buffer grew"
+        assert m.rxsize == self.ring_size
+        assert 0 <= m.head <= m.tail <= m.rxsize
         assert [_queue_size(c) for c in (self.tcp, self.udp)] == self.queue_sizes, "a connection queue grew"
 
     def check_no_escape(self):
@@ -226,7 +226,7 @@ class Rig:
         """After :meth:`flush`: parser idle in LINE state and a command exchange works."""
         m = self.modem
         assert m.state == LINE, "parser state %d after the flush" % m.state
-        assert len(m.ring) == 0, "%d bytes left unparsed" % len(m.ring)
+        assert m.tail == m.head, "%d bytes left unparsed" % (m.tail - m.head)
         self.uart.responder = self._respond
         self.answers[b"AT+CGMI"] = b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n"
         assert m.at("AT+CGMI", timeout_ms=500) == ["Nordic Semiconductor ASA"]

@@ -262,7 +262,7 @@ def test_data_mode_parsing_allocates_nothing():
     e = Engine(Port())
     sink = Sink()
     cases = (
-        # (host sent "+++", ring contents, bytes handed on, dm_quit)
+        # (host sent "+++", receive buffer contents, bytes handed on, dm_quit)
         (False, b"x" * 1500, 1500, False),
         (False, b"abc" + FAKE + b"def+", 23, False),
         (False, b"abc+++", 3, True),
@@ -284,10 +284,9 @@ def test_data_mode_parsing_allocates_nothing():
         return ok
 
     for exiting, data, handed, quit in cases:
-        ring = e.ring
-        ring.buf[0 : len(data)] = data
-        ring.head = 0
-        ring.tail = len(data)
+        e.rxbuf[0 : len(data)] = data
+        e.head = 0
+        e.tail = len(data)
         e.state = DATAMODE
         e.dm_sink = sink
         e.dm_exiting = exiting
@@ -296,5 +295,5 @@ def test_data_mode_parsing_allocates_nothing():
         e._quiet_since = time.ticks_add(time.ticks_ms(), 60000)  # bytes still coming: no quiet
         sink.n = 0
         assert parse_locked(), data
-        assert sink.n == handed and ring.head == handed and e.dm_quit == quit, (data, sink.n, e.dm_quit)
+        assert sink.n == handed and e.head == handed and e.dm_quit == quit, (data, sink.n, e.dm_quit)
         assert e.state == DATAMODE and e.dm_result is None

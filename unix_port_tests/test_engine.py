@@ -108,7 +108,7 @@ def test_garbage_and_overlong_lines_resynchronise():
         assert modem.at("AT+CFUN?") == ["+CFUN: 4"]
         assert modem.overlong_lines == 1
         assert modem.garbage_lines >= 1
-        assert modem.ring.size == 2560 and len(modem.ring.buf) == 2560  # never grew
+        assert modem.rxsize == 2560 and len(modem.rxbuf) == 2560  # never grew
 
 
 def test_payload_containing_protocol_text_every_split():

@@ -227,7 +227,7 @@ def test_byte_loss_on_the_uart_then_recovery():
     server.close()
     close_and_recover(m, c)
     echo_ok(m, 4096, seed=10)
-    assert m.ring.size == len(m.ring.buf)
+    assert m.rxsize == len(m.rxbuf)
 
 
 def drain_with_errors(c, ms=4000):
@@ -276,7 +276,7 @@ def test_byte_corruption_on_the_uart_then_recovery():
     server.close()
     close_and_recover(m, c)
     echo_ok(m, 4096, seed=12)
-    assert m.ring.size == len(m.ring.buf)
+    assert m.rxsize == len(m.rxbuf)
 
 
 def test_reboot_mid_send_fails_the_send():

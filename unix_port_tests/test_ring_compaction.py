@@ -1,6 +1,6 @@
 """A line cut by the end of the receive buffer must survive the buffer's compaction.
 
-Found by bench/run.py: when RingBuffer.fill moves a partial line to the front of the buffer,
+Found by bench/run.py: when the engine moves a partial line to the front of the buffer,
 Engine._scan still points where the LF search stopped before the move, so the search skips
 the line's LF and the line is merged with the next one (lost URCs, unreadable #XUDPDATA
 headers and a failed recv).
