@@ -1,6 +1,6 @@
 """RAM measurements, run by the MicroPython unix port (``bench/run.py`` starts them).
 
-    micropython -X heapsize=192K bench/ram.py retained     # import, then SLM + TCP client
+    micropython -X heapsize=192K bench/ram.py retained     # import, SLM + TCP client, a session
     micropython -X heapsize=192K bench/ram.py modules M..  # one module after the other
     micropython -X heapsize=<n>  bench/ram.py fits STEP    # exit status 0 if STEP fits in <n>
 
@@ -21,6 +21,7 @@ from memuart import MemUART
 
 _OPEN = b'AT#XTCPCLI=1,"192.0.2.1",80'
 _CONNECTED = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'
+_FRAME = b"\r\n#XTCPDATA: 5\r\nhello"
 
 
 def result(**kw):
@@ -59,7 +60,24 @@ def retained():
     c = m.tcp_client("192.0.2.1", 80)
     gc.collect()
     after_tcp = gc.mem_alloc() - base
-    result(peak_no_gc=peak, peak_is_lower_bound=level + peak <= before, after_import=after_import, after_tcp_client=after_tcp, open=not c.closed)
+    # What an application loads besides: wait_ready() and at() (control.py), a text send
+    # (datamode.py), a binary send (data mode: dmrx.py, query.py for the pause), a receive.
+    u.load(_FRAME)
+    m.wait_ready(1000)
+    m.at("AT+CFUN=1")
+    c.send(b"GET / HTTP/1.0\r\n\r\n")
+    c.send(b"\x00\x01binary\xff")
+    got = c.recv(5, 1000)
+    gc.collect()
+    after_session = gc.mem_alloc() - base
+    result(
+        peak_no_gc=peak,
+        peak_is_lower_bound=level + peak <= before,
+        after_import=after_import,
+        after_tcp_client=after_tcp,
+        after_session=after_session,
+        open=not c.closed and got == b"hello",
+    )
 
 
 def modules(*names):

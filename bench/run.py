@@ -470,6 +470,7 @@ def report(res: Dict[str, Any]) -> str:
         rows = [
             ["retained after import slm_mpy", p["after_import"], q["after_import"]],
             ["retained after import + SLM(uart) + tcp_client()", p["after_tcp_client"], q["after_tcp_client"]],
+            ["... + wait_ready, at, text and binary send, recv", p["after_session"], q["after_session"]],
             ["import peak, smallest heap that works", p["import_peak_min_heap"], q["import_peak_min_heap"]],
             ["import + SLM + TCP client, smallest heap that works", p["tcp_path_min_heap"], q["tcp_path_min_heap"]],
             ["import peak, mem_peak with the collector off", p["peak_no_gc"], q["peak_no_gc"]],
