@@ -61,7 +61,7 @@ def retained():
     gc.collect()
     after_tcp = gc.mem_alloc() - base
     # What an application loads besides: wait_ready() and at() (control.py), a text send
-    # (datamode.py), a binary send (data mode: dmrx.py, query.py for the pause), a receive.
+    # (datamode.py), a binary send (data mode: dmrx.py), a receive.
     u.load(_FRAME)
     m.wait_ready(1000)
     m.at("AT+CFUN=1")
