@@ -38,6 +38,7 @@ _LF = b"\n"
 
 MAX_CHUNK = 2048  # SLM's receive buffer: no #XTCPDATA/#XUDPDATA frame is larger
 WRITE_CHUNK = 512  # keep each blocking UART write short so reception goes on between them
+MIN_RX = 256  # smallest receive buffer: it must hold every line the driver parses itself
 
 
 def parse_int(buf: "Any", i: int, end: int, at: "list[int]") -> int:
@@ -106,7 +107,7 @@ class Engine:
         # Unread bytes are rxbuf[head:tail], always contiguous (0 <= head <= tail <= rxsize):
         # poll() moves a short remainder to the front instead of wrapping, so one
         # bytearray.find covers a whole line or pattern.
-        self.rxbuf = bytearray(rx_size)
+        self.rxbuf = bytearray(check_int("rx_size", rx_size, MIN_RX, 0x3FFFFFFF))
         self.rxmv = memoryview(self.rxbuf)
         self.rxsize = rx_size
         self.head = 0

@@ -45,7 +45,7 @@ class TCPClient(Connection):
         cmd = client_command("AT#XTCPCLI", host, port, ipv6, peer_verify, hostname_verify)
         if sec_tag is not None:
             cmd += ",%d,%d,%d" % (check_int("sec_tag", sec_tag, 0, 2147483647), peer_verify, hostname_verify)
-        super().__init__(modem, byte_queue(rx_size), timeout_ms)
+        super().__init__(modem, byte_queue(check_int("rx_size", rx_size, 64, 0x3FFFFFFF)), timeout_ms)
         self.host = self._host = host
         self.port = port
         self._open_cmd = cmd

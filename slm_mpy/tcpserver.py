@@ -5,8 +5,7 @@ Created through ``modem.tcp_server(...)``; imported only by applications that us
 
 from .compat import byte_queue, ticks_diff, ticks_ms
 from .connection import Connection, status_error, timeout
-from .errors import check_int
-from .errors import EBUSY, ENOTCONN
+from .errors import EBUSY, ENOTCONN, check_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ class TCPServer(Connection):
         cmd = "AT#XTCPSVR=%d,%d" % (2 if ipv6 else 1, port)
         if sec_tag is not None:
             cmd += ",%d" % check_int("sec_tag", sec_tag, 0, 2147483647)
-        super().__init__(modem, byte_queue(rx_size), timeout_ms)
+        super().__init__(modem, byte_queue(check_int("rx_size", rx_size, 64, 0x3FFFFFFF)), timeout_ms)
         self.port = port
         self.peer: "str | None" = None  # IP of the connected peer
         self._peers = 0  # connections announced and not yet accept()ed

@@ -22,6 +22,7 @@ class _UDP(Connection):
     _UDP = True
 
     def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
+        check_int("rx_size", rx_size, 64, 0x3FFFFFFF)
         super().__init__(modem, ByteQueue(rx_size if rx_size > 2052 else 2052), timeout_ms)
         self._addrs: "list[Any]" = []  # sender of each queued record, oldest first
         self._addr: "Any" = None

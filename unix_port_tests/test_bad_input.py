@@ -412,6 +412,29 @@ def test_receive_buffers_and_sizes():
     assert c.recv(10) == b"c"
 
 
+def test_buffer_sizes_checked():
+    # A receive buffer too small to hold a line would leave poll() reading nothing, and a
+    # queue too small would stall every frame: both are refused when they are made.
+    for size in (0, 255, -1, "2560", 2.5, None, True):
+        raises(ValueError, SLM, MockUART(), rx_size=size)
+    assert len(SLM(MockUART(), rx_size=256).rxbuf) == 256
+    r = Rig()
+    mark = r.mark()
+    for size in (0, 63, -1, "2048", None):
+        raises(ValueError, r.m.tcp_client, "h", 1, rx_size=size)
+        raises(ValueError, r.m.tcp_server, 3442, rx_size=size)
+        raises(ValueError, r.m.udp_client, "h", 7, rx_size=size)
+        raises(ValueError, r.m.udp_server, 7, rx_size=size)
+    assert r.mark() == mark and r.m.tcp is None and r.m.udp is None
+    c = r.m.tcp_client("h", 1, rx_size=64)
+    r.uart.feed(b"\r\n#XTCPDATA: 100\r\n" + bytes(range(100)))
+    got = b""
+    while len(got) < 100:
+        got += c.recv(100, timeout_ms=500)  # a small queue slows nothing down to a stall
+    assert got == bytes(range(100))
+    r.usable()
+
+
 def test_udp_bad_arguments_and_callbacks():
     r = Rig()
     u = r.m.udp_client("h", 7)
