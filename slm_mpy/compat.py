@@ -64,6 +64,9 @@ class Transport:
     """
 
     def __init__(self, uart: "Any") -> None:
+        if not (hasattr(uart, "readinto") or hasattr(uart, "recv_into")) or not (hasattr(uart, "write") or hasattr(uart, "send")):
+            # Caught here, not as an AttributeError from the first poll() or command.
+            raise ValueError("not a UART (no readinto/recv_into and write/send): %r" % (uart,))
         self.uart = uart
         if hasattr(uart, "in_waiting"):
             self._kind = _IN_WAITING

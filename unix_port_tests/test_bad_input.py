@@ -412,11 +412,13 @@ def test_receive_buffers_and_sizes():
     assert c.recv(10) == b"c"
 
 
-def test_buffer_sizes_checked():
+def test_uart_and_buffer_sizes_checked():
     # A receive buffer too small to hold a line would leave poll() reading nothing, and a
     # queue too small would stall every frame: both are refused when they are made.
     for size in (0, 255, -1, "2560", 2.5, None, True):
         raises(ValueError, SLM, MockUART(), rx_size=size)
+    for uart in (None, 5, "/dev/ttyACM0", b"x", bytearray(8)):
+        raises(ValueError, SLM, uart)  # not a UART: said at once, not at the first poll()
     assert len(SLM(MockUART(), rx_size=256).rxbuf) == 256
     r = Rig()
     mark = r.mark()
