@@ -150,8 +150,13 @@ class Engine:
         ``None`` unsubscribes. Callbacks run inside ``poll()``: keep them short and do not
         send commands from them (that raises ``OSError(EBUSY)``).
         """
+        if not isinstance(prefix, str) or ":" in prefix or "\n" in prefix:
+            # "+CEREG:" would never match: URCs are dispatched by the text before the colon.
+            raise ValueError("prefix must be a URC name without ':', like \"+CEREG\": %r" % (prefix,))
         if callback is None:
             self._handlers.pop(prefix, None)
+        elif not callable(callback):
+            raise ValueError("callback must be callable or None: %r" % (callback,))
         else:
             self._handlers[prefix] = callback
 

@@ -437,6 +437,22 @@ def test_uart_and_buffer_sizes_checked():
     r.usable()
 
 
+def test_urc_subscriptions_checked():
+    r = Rig()
+    seen = []
+    for prefix in ("+CEREG:", "+CEREG: 1", 5, None, b"+CEREG", "a\nb"):
+        raises(ValueError, r.m.on, prefix, seen.append)
+    for cb in ("print", 5, b"x"):
+        raises(ValueError, r.m.on, "+CEREG", cb)
+    r.m.on("+CEREG", seen.append)
+    r.m.on("", seen.append)  # everything nobody else handles
+    r.uart.feed(b"\r\n+CEREG: 5\r\n\r\n%XTIME: 1\r\n")
+    for _ in range(10):
+        r.m.poll()  # no command pending: %XTIME goes to the catch-all, not into a reply
+    assert seen == ["+CEREG: 5", "%XTIME: 1"], seen
+    r.usable()
+
+
 def test_udp_bad_arguments_and_callbacks():
     r = Rig()
     u = r.m.udp_client("h", 7)
