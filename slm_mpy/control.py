@@ -31,6 +31,7 @@ def wait_ready(e: "Any", timeout_ms: int) -> None:
         if ticks_diff(now, probe_at) >= 0:
             try:
                 e.command("AT", min(500, left))
+                e.ready_seen = False  # a banner that came while the probe ran is this one
                 return
             except ModemReset:
                 e.ready_seen = False

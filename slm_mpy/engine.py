@@ -85,6 +85,8 @@ class Engine:
     _desync = False  # a command timed out: the next one is preceded by a probe
     _dm_unsure = False  # a command that enters data mode timed out: its OK may be lost
     _unquote = False  # the last probe got no answer: SLM's line may be inside quotes
+    _probe_late = False  # a probe timed out: its reply may still come, after a later probe
+    _stale_ok = False  # such a reply's "#XSLMVER" line came: the next final is its OK
     dm_sink: "Any" = None  # the connection streaming in data mode
     dm_result: "int | None" = None  # #XDATAMODE value once data mode ended
     dm_quit = False  # the modem sent +++ (connection lost) while we streamed
@@ -312,6 +314,8 @@ class Engine:
             return None
         self._busy = None
         self._cmd_dm = None
+        if self._probe_late:
+            self._probe_late = False  # SLM answers in order: no probe reply can follow this one
         lines = self._lines
         if final == "OK":
             return lines
@@ -603,7 +607,8 @@ class Engine:
         self._desync = True
 
     def _on_final(self, line: str, code: "int | None") -> None:
-        if self._cmd is None or self._marker is not None:
+        if self._cmd is None or self._marker is not None or self._stale_ok:
+            self._stale_ok = False
             self.stray_results += 1  # a late reply to a command that timed out
             return
         self._final = line
@@ -630,6 +635,8 @@ class Engine:
             self._ready_late = True
             return
         self._held = self._suspect = self._ready_late = False
+        if self._probe_late or self._stale_ok:
+            self._probe_late = self._stale_ok = False  # a rebooted modem answers no old probe
         self._pause_ms = 0  # SLM's data-mode flush time, asked again: a rebooted modem has its defaults
         self.ready_seen = True
         self.reboots += 1
@@ -657,6 +664,12 @@ class Engine:
                     self._marker = None
                 self._lines.append(line)
                 return
+        if prefix == "#XSLMVER" and self._probe_late:
+            # Not the pending command's: the reply to a probe after one that timed out slow
+            # (not swallowed). That probe took the older look-alike reply for its own and
+            # may have sent the real command already: the OK after this line is stale.
+            self._stale_ok = True
+            return
         if prefix == "#XDATAMODE":
             v = parse_int(line.encode(), 12, len(line), self._at)
             self.dm_result = v if self._at[0] > 12 else -5

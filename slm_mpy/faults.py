@@ -19,6 +19,8 @@ def abandon(e: "Any", timeout_ms: int) -> OSError:
     if e._cmd_dm is not None:
         e._dm_unsure = True
     e._unquote = e._marker is not None and not e._unquote
+    if e._marker is not None:
+        e._probe_late = True  # a probe without its reply: it may be slow, not swallowed
     e._cmd = None
     e._busy = None
     e._cmd_dm = None

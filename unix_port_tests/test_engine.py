@@ -155,6 +155,49 @@ def test_timeout_and_late_reply_is_not_the_next_answer():
         assert modem.stray_results >= 1
 
 
+def test_late_answer_to_a_probe_is_not_the_next_commands():
+    # After a timeout each command is preceded by a probe (AT#XSLMVER). When a probe times
+    # out because the modem is slow (not because its line swallowed it), its answer comes
+    # while the next probe waits and looks just like that one's; the next probe's own answer
+    # then comes after the real command went out. It must not become the real command's
+    # answer: every later command would get the one of the command before it.
+    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
+    for chunk in SPLITS:
+        modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
+        raises(OSError, modem.at, "AT+SLOW", timeout_ms=30)
+        probes = [0]
+        held = []  # answers the slow modem has not sent yet, in order
+
+        def responder(mock, line):
+            if not line.startswith(b"AT"):
+                held.append(b"\r\nERROR\r\n")  # '"' closed the quoted string: one bad line
+                return
+            if line == b"AT#XSLMVER":
+                probes[0] += 1
+                if probes[0] == 1:
+                    return  # swallowed inside the quoted string: never answered
+                if probes[0] == 2:
+                    held.append(version)  # answered, but only while the next probe waits
+                    return
+            for answer in held:
+                mock.feed(answer)
+            del held[:]
+            if line == b"AT#XSLMVER":
+                held.append(version)  # one command late again
+            elif line == b"AT+CGMI":
+                mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
+            else:
+                ok_responder(mock, line)
+
+        uart.responder = responder
+        raises(OSError, modem.at, "AT+CGMI", timeout_ms=30)  # first probe: swallowed
+        raises(OSError, modem.at, "AT+CGMI", timeout_ms=30)  # '"' and a probe: answered late
+        assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"]
+        assert modem.at("AT") == []
+        assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"]
+        assert uart.commands[-7:] == [b"AT#XSLMVER", b'+++"', b"AT#XSLMVER", b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI"]
+
+
 def test_ready_mid_command_fails_it_and_closes_connections():
     for chunk in SPLITS:
         replies = {
