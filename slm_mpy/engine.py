@@ -648,6 +648,9 @@ class Engine:
         if self._cmd is not None:
             self._final = "Ready"
             self._marker = None
+            # Finals after the banner are the rebooted modem's, not this command's (a later
+            # OK in the same read must not turn the failure into a success).
+            self._cmd = None
         for proxy in (self.tcp, self.udp):
             if proxy is not None:
                 proxy.modem_reset()

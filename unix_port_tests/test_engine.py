@@ -215,6 +215,20 @@ def test_ready_mid_command_fails_it_and_closes_connections():
         assert modem.at("AT") == []  # usable again
 
 
+def test_ready_then_a_final_in_one_read_still_fails_the_command():
+    # A reboot's banner and a final result after it (the rebooted modem answering what it
+    # saw of the command) may come in one read or in two: either way the command failed
+    # with ModemReset, and the final is dropped as stray.
+    for chunk in SPLITS:
+        for final in (b"OK", b"ERROR"):
+            modem, uart = modem_with({b"AT+CFUN=1": b"\r\nReady\r\n\r\n" + final + b"\r\n"}, chunk)
+            assert modem.at("AT") == []  # whatever the start-up left is settled
+            reboots, stray = modem.reboots, modem.stray_results
+            raises(ModemReset, modem.at, "AT+CFUN=1")
+            assert modem.at("AT") == []  # usable, and that OK was its own
+            assert modem.reboots == reboots + 1 and modem.stray_results == stray + 1, (chunk, final, modem.stray_results - stray)
+
+
 def test_command_injection_rejected_before_write():
     modem, uart = modem_with({}, 0)
     mark = len(uart.tx)
