@@ -437,6 +437,37 @@ def test_uart_and_buffer_sizes_checked():
     r.usable()
 
 
+def test_smallest_buffers_carry_the_largest_frames():
+    # The receive buffer need not hold a frame, only a line: payload streams through it.
+    for chunk in (0, 1, -1):  # the UART hands out all it has, single bytes, random pieces
+        _small_buffers(chunk)
+
+
+def _small_buffers(chunk):
+    def respond(mock, line):
+        if line.startswith(b"AT#XTCPCLI=1"):
+            mock.feed(b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n')
+        else:
+            ok_responder(mock, line)
+
+    uart = MockUART(respond, chunk=chunk, seed=3)
+    uart.feed(b"Ready\r\n")
+    m = SLM(uart, rx_size=256)
+    m.wait_ready(1000)
+    c = m.tcp_client("h", 1, rx_size=64)
+    seen = []
+    m.on("+CEREG", seen.append)
+    payload = bytes(range(256)) * 8
+    uart.feed(b"\r\n#XTCPDATA: 2048\r\n" + payload + b"\r\n+CEREG: 1\r\n\r\n#XTCPDATA: 5\r\nhello")
+    got = bytearray()
+    buf = bytearray(100)
+    while len(got) < 2053:
+        n = c.recv_into(buf, timeout_ms=500)
+        got += buf[:n]
+    assert bytes(got) == payload + b"hello" and seen == ["+CEREG: 1"]
+    assert m.overlong_lines == 0 and m.garbage_lines == 0
+
+
 def test_urc_subscriptions_checked():
     r = Rig()
     seen = []
