@@ -322,6 +322,11 @@ class Engine:
         if final == "Ready":
             # The rebooted modem may still answer a copy of the command it saw after booting.
             self._desync = True
+            if self._cmd_prefix == "#XSLMVER":
+                # That answer would look just like the next probe's: as after a probe that
+                # timed out slow, a #XSLMVER line the pending command does not own makes
+                # the next final stale.
+                self._probe_late = True
             raise ModemReset("modem rebooted during %s" % cmd)
         raise ATError(final, self._code, cmd, lines)
 

@@ -198,6 +198,49 @@ def test_late_answer_to_a_probe_is_not_the_next_commands():
         assert uart.commands[-7:] == [b"AT#XSLMVER", b'+++"', b"AT#XSLMVER", b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI"]
 
 
+def test_probe_cut_by_a_reboot_answered_late_is_not_the_next_commands():
+    # A probe (after a timeout) that a reboot interrupts fails its command with ModemReset.
+    # The rebooted modem may still answer the copy of it that it read after booting (a
+    # host that probes while the modem starts up); that answer comes while the next probe
+    # waits and looks just like its own. The next probe's own answer then follows the real
+    # command out: it must not become that command's answer, or every later command gets
+    # the reply of the one before it.
+    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
+    for answered in (True, False):  # the copy answered late, or lost in the reboot
+        for chunk in SPLITS:
+            modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
+            raises(OSError, modem.at, "AT+SLOW", timeout_ms=30)
+            probes = [0]
+            held = []  # answers the rebooted modem has not sent yet, in order
+
+            def responder(mock, line):
+                if line == b"AT#XSLMVER":
+                    probes[0] += 1
+                    if probes[0] == 1:
+                        mock.feed(b"Ready\r\n")  # the reboot cuts the first probe
+                        if answered:
+                            held.append(version)  # and the booted modem answers it later
+                        return
+                for answer in held:
+                    mock.feed(answer)
+                del held[:]
+                if line == b"AT#XSLMVER":
+                    mock.feed(version)
+                elif line == b"AT+CGMI":
+                    mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
+                else:
+                    ok_responder(mock, line)
+
+            uart.responder = responder
+            raises(ModemReset, modem.at, "AT+CGMI")
+            assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"], (answered, chunk)
+            assert modem.at("AT") == []
+            assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"]
+            assert modem.at("AT#XSLMVER") == ['#XSLMVER: "3.1.0","2.7.0"']
+            assert modem.at("AT") == []
+            assert uart.commands[-7:] == [b"AT#XSLMVER", b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI", b"AT#XSLMVER", b"AT"]
+
+
 def test_ready_mid_command_fails_it_and_closes_connections():
     for chunk in SPLITS:
         replies = {
