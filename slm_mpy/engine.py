@@ -640,12 +640,15 @@ class Engine:
             self._ready_late = True
             return
         self._held = self._suspect = self._ready_late = False
-        if self._probe_late or self._stale_ok:
-            self._probe_late = self._stale_ok = False  # a rebooted modem answers no old probe
+        # Lines the modem read while it booted (a command or probe that timed out while it
+        # was starting) may still be answered after the banner: a desync and a late probe
+        # outlive it, so the next command is preceded by a probe. The command line itself
+        # is fresh: not in data mode, not inside quotes.
+        if self._stale_ok or self._unquote or self._dm_unsure:
+            self._stale_ok = self._unquote = self._dm_unsure = False
         self._pause_ms = 0  # SLM's data-mode flush time, asked again: a rebooted modem has its defaults
         self.ready_seen = True
         self.reboots += 1
-        self._desync = False
         self._pay_sink = None
         if self.dm_sink is not None:
             self.dm_result = -104

@@ -241,6 +241,52 @@ def test_probe_cut_by_a_reboot_answered_late_is_not_the_next_commands():
             assert uart.commands[-7:] == [b"AT#XSLMVER", b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI", b"AT#XSLMVER", b"AT"]
 
 
+def test_answers_to_lines_sent_before_a_banner_are_not_the_next_commands():
+    # wait_ready() probes a modem that is still starting: AT, then after a timeout
+    # AT#XSLMVER. Lines the modem read while it booted may be answered after its "Ready"
+    # (and no command is pending then). Those answers must not be taken for the next
+    # commands': the desync of the timeout outlives the banner, so the next command is
+    # preceded by a probe again. The banner does leave a fresh command line: no '+++' or
+    # '"' needed to get out of data mode or a quoted string.
+    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
+    for probes_before in (0, 1):
+        for chunk in SPLITS:
+            modem, uart = modem_with({}, chunk)
+            assert modem.at("AT") == []  # whatever the start-up left is settled
+            held = []  # answers the starting modem has not sent yet, in order
+
+            def starting(mock, line):
+                held.append(version if line == b"AT#XSLMVER" else b"\r\nOK\r\n")
+
+            def booted(mock, line):
+                for answer in held:
+                    mock.feed(answer)
+                del held[:]
+                if line == b"AT#XSLMVER":
+                    mock.feed(version)
+                elif line == b"AT+CGMI":
+                    mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
+                else:
+                    ok_responder(mock, line)
+
+            uart.responder = starting
+            mark = len(uart.commands)
+            raises(OSError, modem.at, "AT", timeout_ms=30)
+            if probes_before:
+                raises(OSError, modem.at, "AT", timeout_ms=30)  # its probe times out too
+            assert uart.commands[mark:] == [b"AT", b"AT#XSLMVER"][: 1 + probes_before]
+            reboots = modem.reboots
+            uart.feed(b"Ready\r\n")
+            while modem.reboots == reboots:
+                modem.poll()
+            uart.responder = booted
+            mark = len(uart.commands)
+            assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"], (probes_before, chunk)
+            assert modem.at("AT") == []
+            assert modem.at("AT+CGMI") == ["Nordic Semiconductor ASA"]
+            assert uart.commands[mark:] == [b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI"], uart.commands[mark:]
+
+
 def test_ready_mid_command_fails_it_and_closes_connections():
     for chunk in SPLITS:
         replies = {
