@@ -432,7 +432,10 @@ class Engine:
         last2 = self._last2
         if a == 10:  # the CR is missing: lost, or swallowed by a frame one byte too long
             return last2 & 255 == 13
-        if a == 35 or a == 43 or a == 37:  # '#', '+', '%': the CR LF is missing
+        if a == 35 or a == 43 or a == 37:  # '#', '+', '%': the CR LF is missing...
+            c = buf[i + 1]
+            if c < 65 or c > 90:
+                return True  # ...but no message name follows ("#X", "+C", "%X"): payload
             return last2 == 0x0D0A
         return True
 

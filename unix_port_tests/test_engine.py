@@ -287,6 +287,20 @@ def test_answers_to_lines_sent_before_a_banner_are_not_the_next_commands():
             assert uart.commands[mark:] == [b"AT#XSLMVER", b"AT+CGMI", b"AT", b"AT+CGMI"], uart.commands[mark:]
 
 
+def test_short_frame_whose_rest_starts_like_a_message_reports_the_loss():
+    # A header that states one byte too few leaves the frame's last byte before SLM's next
+    # message. A '#' there looks like that message with its CR LF lost, but no message
+    # name follows it: the frame was short, and the byte must not vanish silently.
+    for chunk in SPLITS:
+        stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n' + b"\r\n#XTCPDATA: 1\r\nA#" + b"\r\n#XTCPDATA: 1\r\nB"
+        modem, _ = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        assert c.recv(10, timeout_ms=200) == b"A"
+        e = raises(OSError, c.recv, 10, timeout_ms=200)
+        assert e.errno == 5, e  # EIO: the loss, before the next frame's data
+        assert c.recv(10, timeout_ms=200) == b"B"
+
+
 def test_ready_mid_command_fails_it_and_closes_connections():
     for chunk in SPLITS:
         replies = {
