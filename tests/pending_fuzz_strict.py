@@ -19,7 +19,7 @@ from hypothesis import given
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_fuzz_engine_damage import Rig, fuzz, lost_payload_byte, seeds, splits, tcp_data, wrong_length  # noqa: E402
+from test_fuzz_engine_damage import fuzz, lost_payload_byte, seeds, splits, tcp_received, wrong_length  # noqa: E402
 
 
 @fuzz(100)
@@ -28,10 +28,7 @@ def test_wrong_payload_length_hands_out_no_foreign_bytes(case: tuple, chunk: int
     # Stricter: before the error the application sees only real payload bytes -- the
     # frames before the damaged one and at most a prefix of the damaged frame itself.
     payloads, j, size, kind, stream, _ = case
-    rig = Rig(chunk=chunk, seed=seed, udp=False)
-    rig.feed(stream)
-    rig.pump()
-    before, errors, _ = tcp_data(rig.tcp_events)
+    _, (before, errors, _) = tcp_received(stream, chunk, seed)
     head = b"".join(payloads[:j])
     assert before.startswith(head)
     assert payloads[j].startswith(before[len(head) :]), "bytes that are not payload were handed out as data"
@@ -42,10 +39,7 @@ def test_wrong_payload_length_hands_out_no_foreign_bytes(case: tuple, chunk: int
 @given(case=lost_payload_byte(), chunk=splits, seed=seeds)
 def test_lost_payload_byte_hands_out_no_foreign_bytes(case: tuple, chunk: int, seed: int) -> None:
     payloads, j, d, stream = case
-    rig = Rig(chunk=chunk, seed=seed, udp=False)
-    rig.feed(stream)
-    rig.pump()
-    before, errors, _ = tcp_data(rig.tcp_events)
+    _, (before, errors, _) = tcp_received(stream, chunk, seed)
     head = b"".join(payloads[:j])
     assert before.startswith(head)
     assert payloads[j][:d].startswith(before[len(head) :]), "bytes after the lost one were handed out as if intact"

@@ -25,17 +25,20 @@ GUARD = 37984 + 2 * 1024  # today's figure plus 2 KiB of headroom for measuremen
 SESSION_GUARD = 46752 + 2 * 1024
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _micropython() -> None:
+@pytest.fixture(scope="module")
+def retained() -> "dict[str, int]":
+    """One run of ``bench/ram.py retained`` serves both guards."""
     try:
         bench.find_micropython()
     except bench.BenchError as e:
         pytest.skip(str(e))
-
-
-def test_tcp_client_path_does_not_grow() -> None:
-    r = bench.run_mp("ram.py", ["retained"], DRIVER)[0]
+    r: "dict[str, int]" = bench.run_mp("ram.py", ["retained"], DRIVER)[0]
     assert r["open"]
+    return r
+
+
+def test_tcp_client_path_does_not_grow(retained: "dict[str, int]") -> None:
+    r = retained
     assert r["after_tcp_client"] <= GUARD, "import slm_mpy + SLM(uart) + tcp_client() retain %d B (guard %d B, issue target %d B)" % (
         r["after_tcp_client"],
         GUARD,
@@ -43,9 +46,8 @@ def test_tcp_client_path_does_not_grow() -> None:
     )
 
 
-def test_typical_session_does_not_grow() -> None:
-    r = bench.run_mp("ram.py", ["retained"], DRIVER)[0]
-    assert r["open"]
+def test_typical_session_does_not_grow(retained: "dict[str, int]") -> None:
+    r = retained
     assert r["after_session"] <= SESSION_GUARD, "a typical session (wait_ready, at, sends, recv) retains %d B (guard %d B)" % (
         r["after_session"],
         SESSION_GUARD,

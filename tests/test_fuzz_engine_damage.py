@@ -42,6 +42,15 @@ def settle(rig: Rig, ms: int) -> None:
     rig.pump()
 
 
+def tcp_received(stream: bytes, chunk: int, seed: int) -> "tuple[Rig, tuple[bytes, list, bytes]]":
+    """Parse ``stream`` with a TCP client (no UDP) in ``chunk``-sized UART reads; the rig
+    and its TCP data before the first error, the errors, and the data after them."""
+    rig = Rig(chunk=chunk, seed=seed, udp=False)
+    rig.feed(stream)
+    rig.pump()
+    return rig, tcp_data(rig.tcp_events)
+
+
 # ------------------------------------------------------------------ garbled URCs and replies
 
 GARBLED_URCS = (
@@ -140,11 +149,8 @@ def test_bogus_size_reports_loss_before_later_data(size: bytes, chunk: int) -> N
     # The loss of the frame with the bogus header must be reported between the data before
     # it and the data after it, whatever was already queued when the application reads.
     a, b, c, d = b"A" * 300, b"B" * 200, b"C" * 100, b"D" * 50
-    rig = Rig(chunk=chunk, seed=3, udp=False)
-    rig.feed(tcp_frame(a) + b"\r\n#XTCPDATA: " + size + b"\r\n" + b + tcp_frame(c) + tcp_frame(d) + TRAILER)
-    rig.pump()
+    rig, (before, errors, after) = tcp_received(tcp_frame(a) + b"\r\n#XTCPDATA: " + size + b"\r\n" + b + tcp_frame(c) + tcp_frame(d) + TRAILER, chunk, 3)
     rig.check_no_escape()
-    before, errors, after = tcp_data(rig.tcp_events)
     assert before == a
     assert errors and set(errors) == {EIO}, errors
     assert after == c + d
@@ -189,11 +195,8 @@ def wrong_length(draw):
 @given(case=wrong_length(), chunk=splits, seed=seeds)
 def test_wrong_payload_length_reports_loss_and_later_frames_parse(case: tuple, chunk: int, seed: int) -> None:
     payloads, j, size, kind, stream, k_max = case
-    rig = Rig(chunk=chunk, seed=seed, udp=False)
-    rig.feed(stream)
-    rig.pump()
+    rig, (before, errors, after) = tcp_received(stream, chunk, seed)
     rig.check_no_escape()
-    before, errors, after = tcp_data(rig.tcp_events)
     head = b"".join(payloads[:j])
     assert before.startswith(head), "data before the damaged frame changed"
     assert len(before) <= len(head) + size, "data of later frames came before the loss was reported"
@@ -223,11 +226,8 @@ def test_lost_payload_byte_is_reported_before_later_data(case: tuple, chunk: int
     # One payload byte lost on the UART: the frame ends one byte late, on the "\r" that
     # starts the next line instead of before it. That is visible; it must be reported.
     payloads, j, d, stream = case
-    rig = Rig(chunk=chunk, seed=seed, udp=False)
-    rig.feed(stream)
-    rig.pump()
+    rig, (before, errors, after) = tcp_received(stream, chunk, seed)
     rig.check_no_escape()
-    before, errors, after = tcp_data(rig.tcp_events)
     head = b"".join(payloads[:j])
     assert before.startswith(head)
     assert len(before) <= len(head) + len(payloads[j])

@@ -72,8 +72,7 @@ class Rig:
     def __init__(self, chunk=0, seed=1, tcp=True, udp=True, read_after_close=True):
         self.answers = {}  # command line (bytes) -> reply bytes; others get OK
         self.uart = MockUART(self._respond, chunk=chunk, seed=seed)
-        self._uart_write = self.uart.write
-        self.uart.write = self._write
+        self.uart.quit_reply = b"\r\n#XDATAMODE: 0\r\n"  # SLM leaves data mode and says so
         self.uart.feed(b"Ready\r\n")
         self.modem = SLM(self.uart)
         self.modem.wait_ready(1000)
@@ -99,7 +98,7 @@ class Rig:
         if reply is not None:
             mock.feed(reply)
         elif cmd == b"AT#XTCPSEND" or cmd == b"AT#XUDPSEND":
-            mock.raw = True  # data mode, until the "+++" that _write looks for
+            mock.raw = True  # data mode, until the "+++" (uart.quit_reply)
             mock.feed(b"\r\nOK\r\n")
         elif cmd == TCP_OPEN:
             mock.feed(TCP_OPENED)
@@ -107,15 +106,6 @@ class Rig:
             mock.feed(UDP_OPENED)
         else:
             ok_responder(mock, cmd)
-
-    def _write(self, data):
-        u = self.uart
-        n = self._uart_write(data)
-        if u.raw and u.tx.endswith(b"+++"):
-            u.raw = False  # SLM leaves data mode and says so
-            u._line_start = len(u.tx)
-            u.feed(b"\r\n#XDATAMODE: 0\r\n")
-        return n
 
     def feed(self, data):
         self.uart.feed(data)

@@ -18,6 +18,8 @@ class MockUART:
         self._seed = seed or 1
         self._line_start = 0
         self.raw = False  # True: written bytes are data-mode payload, not command lines
+        # Set: a "+++" written in data mode ends it, as SLM does, and this is the reply fed.
+        self.quit_reply = None
 
     def _rand(self, n):
         # xorshift: the same split sequence on every runtime
@@ -57,6 +59,10 @@ class MockUART:
     def write(self, data):
         self.tx += data
         if self.raw:
+            if self.quit_reply is not None and self.tx.endswith(b"+++"):
+                self.raw = False
+                self._line_start = len(self.tx)
+                self.feed(self.quit_reply)
             return len(data)
         while True:
             end = self.tx.find(b"\r\n", self._line_start)

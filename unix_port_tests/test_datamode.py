@@ -47,17 +47,7 @@ def run(downlink, chunk):
     m = SLM(uart)
     m.wait_ready(1000)
     c = m.tcp_client("h", 1, timeout_ms=3000)
-    orig = uart.write
-
-    def write(data):
-        n = orig(data)
-        if uart.raw and uart.tx.endswith(b"+++"):
-            uart.raw = False
-            uart._line_start = len(uart.tx)
-            uart.feed(FAKE)  # the real end of data mode
-        return n
-
-    uart.write = write
+    uart.quit_reply = FAKE  # the real end of data mode
     payload = bytes(range(256)) * 8  # binary: goes through data mode
     assert c.send(payload) == len(payload)
     assert m.state == LINE
@@ -107,30 +97,19 @@ class Exchange:
     def __init__(self, passes, chunk):
         self.passes = list(passes)
         self.pass_no = 0
-        self.quit_reply = FAKE
         uart = MockUART(self._respond, chunk=chunk, seed=11)
         uart.feed(b"Ready\r\n")
         self.uart = uart
         self.modem = SLM(uart)
         self.modem.wait_ready(1000)
         self.conn = self.modem.tcp_client("h", 1, timeout_ms=3000)
-        orig = uart.write
-
-        def write(data):
-            n = orig(data)
-            if uart.raw and uart.tx.endswith(b"+++"):
-                uart.raw = False
-                uart._line_start = len(uart.tx)
-                uart.feed(self.quit_reply)
-            return n
-
-        uart.write = write
+        uart.quit_reply = FAKE
 
     def _respond(self, mock, line):
         if line.startswith(b"AT#XTCPCLI=1"):
             mock.feed(b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n')
         elif line == b"AT#XTCPSEND":
-            after_ok, self.quit_reply = self.passes[self.pass_no] if self.pass_no < len(self.passes) else (b"", FAKE)
+            after_ok, mock.quit_reply = self.passes[self.pass_no] if self.pass_no < len(self.passes) else (b"", FAKE)
             self.pass_no += 1
             mock.raw = True
             mock.feed(b"\r\nOK\r\n" + after_ok)

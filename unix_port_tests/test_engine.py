@@ -29,6 +29,23 @@ def modem_with(replies, chunk, banner=b"Ready\r\n"):
     return modem, uart
 
 
+def tcp_in_datamode(chunk, after_ok, timeout_ms=30000):
+    """A modem with a TCP client whose ``AT#XTCPSEND`` enters data mode; right after its OK
+    the modem writes ``after_ok``. Other commands but ``AT#XDATACTRL?`` get no answer."""
+    modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
+    c = modem.tcp_client("h", 1, timeout_ms=timeout_ms)
+
+    def dm(mock, line):
+        if line == b"AT#XDATACTRL?":
+            mock.feed(b"\r\n#XDATACTRL: 0,12\r\n\r\nOK\r\n")
+        elif line == b"AT#XTCPSEND":
+            mock.raw = True
+            mock.feed(b"\r\nOK\r\n" + after_ok)
+
+    uart.responder = dm
+    return modem, uart, c
+
+
 def raises(exc_type, fn, *args, **kw):
     try:
         fn(*args, **kw)
@@ -345,29 +362,10 @@ def test_command_injection_rejected_before_write():
 def test_datamode_raw_downlink_and_exit():
     # After OK the modem is in data mode: raw downlink without headers, then #XDATAMODE.
     for chunk in SPLITS:
-        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
-        c = modem.tcp_client("h", 1)
-
-        def dm(mock, line):
-            if line == b"AT#XDATACTRL?":
-                mock.feed(b"\r\n#XDATACTRL: 0,12\r\n\r\nOK\r\n")
-            elif line == b"AT#XTCPSEND":
-                mock.raw = True
-                mock.feed(b"\r\nOK\r\n" + b"raw+\r\nOK\r\n++")
-
-        uart.responder = dm
+        modem, uart, c = tcp_in_datamode(chunk, b"raw+\r\nOK\r\n++")
         mark = len(uart.tx)
         data = b"\x00binary\xff"
-
-        def on_write(d, orig=uart.write):
-            n = orig(d)
-            if uart.raw and uart.tx.endswith(b"+++"):
-                uart.raw = False
-                uart._line_start = len(uart.tx)
-                uart.feed(b"+tail\r\n#XDATAMODE: 0\r\n")
-            return n
-
-        uart.write = on_write
+        uart.quit_reply = b"+tail\r\n#XDATAMODE: 0\r\n"
         assert c.send(data) == len(data)
         sent = uart.written_since(mark)
         assert sent.endswith(data + b"+++"), sent
@@ -376,27 +374,8 @@ def test_datamode_raw_downlink_and_exit():
 
 
 def test_modem_plus_plus_plus_means_connection_lost():
-    modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, 0)
-    c = modem.tcp_client("h", 1)
-
-    def dm(mock, line):
-        if line == b"AT#XDATACTRL?":
-            mock.feed(b"\r\n#XDATACTRL: 0,12\r\n\r\nOK\r\n")
-        elif line == b"AT#XTCPSEND":
-            mock.raw = True
-            mock.feed(b"\r\nOK\r\n+++")  # the peer is gone: SLM says +++ and drops input
-
-    uart.responder = dm
-
-    def on_write(d, orig=uart.write):
-        n = orig(d)
-        if uart.raw and uart.tx.endswith(b"+++"):
-            uart.raw = False
-            uart._line_start = len(uart.tx)
-            uart.feed(b"\r\n#XDATAMODE: -104\r\n")
-        return n
-
-    uart.write = on_write
+    modem, uart, c = tcp_in_datamode(0, b"+++")  # the peer is gone: SLM says +++ and drops input
+    uart.quit_reply = b"\r\n#XDATAMODE: -104\r\n"
     e = raises(OSError, c.send, b"\x01" * 3000)
     assert e.errno == 104 and c.closed
     assert modem.state == LINE
@@ -502,15 +481,7 @@ def test_reboot_in_data_mode_while_the_host_still_writes():
     # by nothing but final results is still the reboot: never data for the application.
     # (Boot noise before the banner is held only when it arrives together with the banner.)
     for chunk in SPLITS:
-        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
-        c = modem.tcp_client("h", 1, timeout_ms=3000)
-
-        def dm(mock, line):
-            if line == b"AT#XTCPSEND":
-                mock.raw = True
-                mock.feed(b"\r\nOK\r\n" + (b"\xc0" if chunk == 0 else b"") + b"Ready\r\n")
-
-        uart.responder = dm
+        modem, uart, c = tcp_in_datamode(chunk, (b"\xc0" if chunk == 0 else b"") + b"Ready\r\n", 3000)
 
         def on_write(d, orig=uart.write):
             n = orig(d)
@@ -552,15 +523,7 @@ def test_reboot_that_cuts_a_line_in_data_mode():
     # In data mode the modem reboots while it writes a line ("\r\n#XTCPDATA" at a mode
     # switch): the cut line goes with the banner, not to the application.
     for chunk in SPLITS:
-        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'}, chunk)
-        c = modem.tcp_client("h", 1, timeout_ms=3000)
-
-        def dm(mock, line):
-            if line == b"AT#XTCPSEND":
-                mock.raw = True
-                mock.feed(b"\r\nOK\r\nabc\r\n#XTCPDATAReady\r\n")
-
-        uart.responder = dm
+        modem, uart, c = tcp_in_datamode(chunk, b"abc\r\n#XTCPDATAReady\r\n", 3000)
         try:
             c.send(b"\x00binary")
         except OSError:
