@@ -30,7 +30,7 @@ import asyncio
 from .compat import ticks_diff, ticks_ms
 from .connection import check_buf, timeout
 from .control import check_command
-from .datamode import READY, WAIT, abort, as_bytes, datamode_steps, string_command, string_safe, string_sent
+from .datamode import READY, WAIT, abort, as_bytes, datamode_steps, string_safe, string_sent
 from .errors import EBUSY, EIO, ENOTCONN, ETIMEDOUT, check_int
 from .modem import default_modem
 
@@ -72,10 +72,10 @@ class AsyncSLM:
         async with self._lock:
             return await self._run(cmd, timeout_ms, None)
 
-    async def _run(self, cmd: str, timeout_ms: int, datamode: "Any") -> "list[str]":
+    async def _run(self, cmd: str, timeout_ms: int, datamode: "Any", text: "Any" = None) -> "list[str]":
         # begin/poll/finish with awaits in between; the caller holds the lock.
         modem = self.modem
-        modem.begin(cmd, datamode)
+        modem.begin(cmd, datamode, text)
         start = ticks_ms()
         try:
             while True:
@@ -248,8 +248,8 @@ class AsyncConnection:
             if string_safe(data):
                 sent = 0
                 while sent < n:
-                    rest = data[sent:] if sent else data
-                    k = string_sent(cmd, await am._run(string_command(cmd, rest), t, None), len(rest))
+                    rest = memoryview(data)[sent:] if sent else data
+                    k = string_sent(cmd, await am._run(cmd, t, None, rest), len(rest))
                     if k <= 0:
                         raise OSError(EIO, "modem sent %d of %d bytes" % (sent, n))
                     sent += k

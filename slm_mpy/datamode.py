@@ -35,13 +35,8 @@ def string_safe(data: "Any") -> bool:
     return 0 < len(data) <= STRING_MAX and min(data) > 31 and max(data) < 127 and data.find(b'"') < 0
 
 
-def string_command(cmd: str, data: "Any") -> str:
-    """The command that sends string-safe ``data``: ``AT#X...SEND="<text>"``."""
-    return '%s="%s"' % (cmd, str(bytes(data), "ascii"))
-
-
 def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
-    """The byte count the modem reports in the reply ``lines`` to ``string_command`` (else n)."""
+    """The byte count the modem reports in the reply ``lines`` to ``<cmd>="<text>"`` (else n)."""
     for line in lines:
         if line.startswith(cmd[2:] + ":"):
             try:
@@ -52,8 +47,9 @@ def string_sent(cmd: str, lines: "list[str]", n: int) -> int:
 
 
 def send_string(modem: "Any", cmd: str, data: "Any", timeout_ms: int) -> int:
-    """``AT#X...SEND="<text>"``; returns the byte count the modem reports."""
-    return string_sent(cmd, modem.command(string_command(cmd, data), timeout_ms), len(data))
+    """``AT#X...SEND="<text>"``, written from ``data`` itself (no copy); returns the byte
+    count the modem reports."""
+    return string_sent(cmd, modem.command(cmd, timeout_ms, None, data), len(data))
 
 
 def send(conn: "Any", data: "Any", timeout_ms: "int | None") -> int:
@@ -70,7 +66,7 @@ def send(conn: "Any", data: "Any", timeout_ms: "int | None") -> int:
         if string_safe(data):
             sent = 0
             while sent < len(data):
-                k = send_string(modem, cmd, data[sent:] if sent else data, t)
+                k = send_string(modem, cmd, memoryview(data)[sent:] if sent else data, t)
                 if k <= 0:
                     raise OSError(EIO, "modem sent %d of %d bytes" % (sent, len(data)))
                 sent += k
@@ -154,16 +150,16 @@ def datamode_steps(modem: "Any", cmd: str, conn: "Any", data: "Any", udp: bool, 
             run = off
             while run < n and run - off < STRING_MAX and data[run] == _PLUS:
                 run += 1
-            lines = yield from _command(modem, string_command(cmd, mv[off:run]), None, timeout_ms)
+            lines = yield from _command(modem, cmd, None, timeout_ms, mv[off:run])
             sent = string_sent(cmd, lines, run - off)
             if sent <= 0:
                 raise OSError(EIO, "modem sent none of %d bytes" % (run - off))
             off += sent
 
 
-def _command(modem: "Any", cmd: str, conn: "Any", timeout_ms: int) -> "Generator[int, None, list[str]]":
+def _command(modem: "Any", cmd: str, conn: "Any", timeout_ms: int, text: "Any" = None) -> "Generator[int, None, list[str]]":
     # One command without blocking; returns its information lines.
-    modem.begin(cmd, conn)
+    modem.begin(cmd, conn, text)
     start = ticks_ms()
     while True:
         lines: "list[str] | None" = modem.finish()

@@ -93,6 +93,7 @@ class Engine:
     dm_exiting = False  # we sent +++ and wait for #XDATAMODE
     _dm_fresh = False  # in data mode, and no raw byte arrived yet
     _dm_parse: "Any" = None  # dmrx.parse, loaded with the first data mode
+    _text: "Any" = None  # the quoted payload of the pending command (see command())
     ready_seen = False  # a "Ready" banner came (wait_ready() resets it)
     # Counters a robust application may log.
     garbage_lines = 0
@@ -236,12 +237,14 @@ class Engine:
 
     # ------------------------------------------------------------------ commands
 
-    def command(self, cmd: str, timeout_ms: int, datamode: "Any" = None) -> "list[str]":
+    def command(self, cmd: str, timeout_ms: int, datamode: "Any" = None, text: "Any" = None) -> "list[str]":
         """Layer API: send an already checked command and wait for its result.
 
         ``datamode`` is the connection that takes the raw bytes if ``OK`` enters data mode.
+        ``text`` (bytes-like, already checked) makes the command ``<cmd>="<text>"``; it is
+        written from the caller's buffer, so a long payload is never copied.
         """
-        self.begin(cmd, datamode)
+        self.begin(cmd, datamode, text)
         start = ticks_ms()
         try:
             while True:
@@ -263,7 +266,7 @@ class Engine:
                 self.abandon(0)
             raise
 
-    def begin(self, cmd: str, datamode: "Any" = None) -> None:
+    def begin(self, cmd: str, datamode: "Any" = None, text: "Any" = None) -> None:
         """Non-blocking half of :meth:`command`: write ``cmd``; then poll and call ``finish``."""
         if self._polling:
             raise OSError(EBUSY, "command %r sent from a URC callback" % cmd)
@@ -273,14 +276,15 @@ class Engine:
             raise OSError(EBUSY, "modem is in data mode")
         self._busy = cmd
         self._next_dm = datamode
+        self._text = text
         if self._desync:
             from .faults import probe  # a command timed out earlier: resynchronise first
 
             probe(self)
         else:
-            self._send(cmd, datamode, None)
+            self._send(cmd, datamode, None, text)
 
-    def _send(self, cmd: str, datamode: "Any", marker: "str | None") -> None:
+    def _send(self, cmd: str, datamode: "Any", marker: "str | None", text: "Any" = None) -> None:
         # The name ends at "=" or "?". find(), not a loop over characters: indexing a str
         # interns each character as a qstr, RAM that is never freed.
         i = cmd.find("=")
@@ -295,10 +299,16 @@ class Engine:
         self._cmd_dm = datamode
         self._cmd = cmd
         try:
-            self.write(cmd.encode() + b"\r\n")
+            if text is None:
+                self.write(cmd.encode() + b"\r\n")
+            else:
+                self.write(cmd.encode() + b'="')
+                self.write(text)
+                self.write(b'"\r\n')
         except BaseException:
             self._cmd = None
             self._busy = None
+            self._text = None
             self._desync = True
             raise
 
@@ -310,10 +320,11 @@ class Engine:
         cmd = self._busy or ""
         if self._desync and final == "OK" and cmd:
             self._desync = False
-            self._send(cmd, self._next_dm, None)  # probe done: now the real command
+            self._send(cmd, self._next_dm, None, self._text)  # probe done: now the real command
             return None
         self._busy = None
         self._cmd_dm = None
+        self._text = None
         if self._probe_late:
             self._probe_late = False  # SLM answers in order: no probe reply can follow this one
         lines = self._lines

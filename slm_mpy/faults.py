@@ -24,6 +24,7 @@ def abandon(e: "Any", timeout_ms: int) -> OSError:
     e._cmd = None
     e._busy = None
     e._cmd_dm = None
+    e._text = None
     e._marker = None
     e._desync = True
     if e.state == PAYLOAD and e.tail - e.head == e.rxsize:

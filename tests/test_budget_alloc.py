@@ -75,3 +75,12 @@ def test_recv_into_allocates_nothing_under_heap_lock() -> None:
     r = bench.run_mp("cases.py", ["heaplock", "tcp", 1024, "recv_into", 0], DRIVER)[0]
     assert r["heap_lock"] == "ok", "recv_into allocated under heap_lock: " + bench.short_site(r["heap_lock"], str(DRIVER))
     assert r["alloc"] == 0, "recv_into allocated %d B (exception objects slip past heap_lock)" % r["alloc"]
+
+
+def test_text_send_does_not_copy_the_payload() -> None:
+    # A quoted-string send (AT#XTCPSEND="...") is written from the caller's buffer: 1 KiB of
+    # text may cost no more than 64 B of text plus a constant (one copy alone is 1 KiB).
+    small = bench.run_mp("cases.py", ["uplink", "text", 64, "text", 0], DRIVER)[0]
+    large = bench.run_mp("cases.py", ["uplink", "text", 1024, "text", 0], DRIVER)[0]
+    assert small["strings"] == large["strings"] == 1, "expected one AT#XTCPSEND=\"...\" each: %r %r" % (small, large)
+    assert large["alloc"] - small["alloc"] <= 128, "a 1 KiB text send allocates %d B, a 64 B one %d B" % (large["alloc"], small["alloc"])

@@ -172,6 +172,34 @@ def test_timeout_and_late_reply_is_not_the_next_answer():
         assert modem.stray_results >= 1
 
 
+def test_text_send_after_a_timeout_goes_whole_behind_the_probe():
+    # A quoted-string send is written in three pieces from the caller's buffer; when a probe
+    # must go first, the whole command still follows it. A modem that takes part of the
+    # text (its count is lower) gets the rest in a second command.
+    opened = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n'
+    for chunk in SPLITS:
+        modem, uart = modem_with({b'AT#XTCPCLI=1,"h",1': opened, b"AT+SLOW": b""}, chunk)
+        c = modem.tcp_client("h", 1)
+        raises(OSError, modem.at, "AT+SLOW", timeout_ms=30)
+
+        def responder(mock, line):
+            if line.startswith(b'AT#XTCPSEND="'):
+                mock.feed(b"\r\n#XTCPSEND: %d\r\n\r\nOK\r\n" % min(4, len(line) - 14))
+            else:
+                ok_responder(mock, line)
+
+        uart.responder = responder
+        mark = len(uart.commands)
+        assert c.send(bytearray(b"hello world")) == 11
+        assert uart.commands[mark:] == [
+            b"AT#XSLMVER",
+            b'AT#XTCPSEND="hello world"',
+            b'AT#XTCPSEND="o world"',
+            b'AT#XTCPSEND="rld"',
+        ], uart.commands[mark:]
+        assert modem._text is None  # the caller's buffer is not kept
+
+
 def test_late_answer_to_a_probe_is_not_the_next_commands():
     # After a timeout each command is preceded by a probe (AT#XSLMVER). When a probe times
     # out because the modem is slow (not because its line swallowed it), its answer comes
