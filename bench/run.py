@@ -276,6 +276,7 @@ def section_ram(py: Path, mpy: Path, package: Path, tmp: Path) -> Dict[str, Any]
         r["tcp_path_min_heap"] = min_heap("tcp", path) - base
         stub = stub_package(package, tmp / ("stub" + build.replace(".", "_")), build == ".mpy")
         r["modules"] = run_mp("ram.py", ["modules"] + order + ["_init"], stub)[0]["modules"]
+        r.update(run_mp("ram.py", ["reserve"], path)[0])
         out[build] = r
     sizes = {}
     for src in sorted(package.glob("*.py")):
@@ -480,6 +481,11 @@ def report(res: Dict[str, Any]) -> str:
         out.append(
             "Budget: <= %d B retained for the TCP-client path as .py: %d B (%s)"
             % (BUDGET_TCP_PATH_RAM, p["after_tcp_client"], verdict(p["after_tcp_client"] <= BUDGET_TCP_PATH_RAM))
+        )
+        out.append(
+            "Interned-name pool after the TCP-client path (.py): %d more names fit before it grows by %d B. "
+            "Pools double in size, so part of the retained figure is room that the application's own names fill for free."
+            % (p["qstr_free_slots"], p["qstr_pool_step"])
         )
         out.append("")
         rows = []
