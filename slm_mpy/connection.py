@@ -83,7 +83,7 @@ class Connection:
 
     def __init__(self, modem: "Any", rx: "Any", timeout_ms: int) -> None:
         self._modem = modem
-        self._rx = rx  # byte queue (compat.byte_queue) or, for UDP, a fifo.ByteQueue of records
+        self._rx = rx  # byte queue (compat.byte_queue): RingIO, or fifo.ByteQueue
         self.timeout_ms = check_int("timeout_ms", timeout_ms, 0, 0x3FFFFFFF)
         self.closed = False  # no more data will arrive (peer closed, error, or close())
         self.error: "int | None" = None  # the modem's error value when it closed

@@ -1,5 +1,4 @@
-"""A connection's receive queue where ``micropython.RingIO`` is missing (CircuitPython, CPython),
-and UDP's queue of datagram records on every port.
+"""A connection's receive queue where ``micropython.RingIO`` is missing (CircuitPython, CPython).
 
 :class:`ByteQueue` has the calls of ``micropython.RingIO`` (same names and meaning), so a
 connection's queue can be either (see ``compat.byte_queue``). ``write`` and ``readinto``
@@ -21,10 +20,6 @@ class ByteQueue:
         self.head = 0
         self.tail = 0
 
-    def room(self) -> int:
-        """Bytes that can still be appended (after a compaction, if one is due)."""
-        return self.size - self.tail + self.head
-
     def _make_room(self) -> None:
         # Move the unread bytes to the front; normally few, so the copy is short.
         head = self.head
@@ -33,10 +28,6 @@ class ByteQueue:
             self.buf[0:n] = self.mv[head : self.tail]
         self.head = 0
         self.tail = n
-
-    def clear(self) -> None:
-        """Forget all unread bytes."""
-        self.head = self.tail = 0
 
     def any(self) -> int:
         """Unread bytes."""

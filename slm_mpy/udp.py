@@ -1,16 +1,15 @@
 """UDP over SLM's UDP proxy: ``#XUDPCLI``, ``#XUDPSVR``, ``#XUDPSEND``, ``#XUDPDATA``.
 
-Datagrams are queued as records ``[length: 2 bytes][payload]`` in the connection's fixed
-buffer, so one ``recv`` returns exactly one datagram. ``#XUDPDATA`` carries the sender's
+Datagram payloads follow each other in the connection's byte queue (``micropython.RingIO``
+where the port has it); their lengths and senders are kept in two lists, so one ``recv``
+returns exactly one datagram. ``#XUDPDATA`` carries the sender's
 address from NCS 2.8 on (``,"ip",port``); with older firmware the address is ``None``.
 """
 
-from .compat import ticks_diff, ticks_ms
+from .compat import byte_queue, ticks_diff, ticks_ms
 from .connection import Connection, check_buf, client_command, timeout
-from .errors import check_int
-from .engine import parse_int
-from .errors import EBUSY, EMSGSIZE
-from .fifo import ByteQueue
+from .engine import MAX_CHUNK, parse_int
+from .errors import EBUSY, EMSGSIZE, check_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,43 +22,41 @@ class _UDP(Connection):
 
     def __init__(self, modem: "Any", rx_size: int, timeout_ms: int) -> None:
         check_int("rx_size", rx_size, 64, 0x3FFFFFFF)
-        super().__init__(modem, ByteQueue(rx_size if rx_size > 2052 else 2052), timeout_ms)
-        self._addrs: "list[Any]" = []  # sender of each queued record, oldest first
+        size = rx_size if rx_size > MAX_CHUNK else MAX_CHUNK  # the largest datagram must fit
+        super().__init__(modem, byte_queue(size), timeout_ms)
+        self._size = size
+        # Length and sender of each queued datagram, oldest first; the payloads follow each
+        # other in the byte queue. The newest may still be filling.
+        self._lens: "list[int]" = []
+        self._addrs: "list[Any]" = []
         self._addr: "Any" = None
         self._frame = 0  # length of the announced frame; -1: raw data-mode bytes
         self._header_due = False
-        self._filling = False  # the newest record is still being written
-        self._left = 0  # bytes the newest record still expects
-        self._raw = 0  # bytes in the raw data-mode record so far
-        self._len = bytearray(2)
+        self._filling = False  # the newest datagram is still being written
+        self._left = 0  # bytes the newest datagram still expects
 
     def begin(self, n: int, addr: "Any") -> None:
         if self._frame < 0 and n >= 0:
-            self.end_raw()  # a frame right after our "+++": the raw record ends here
+            self.end_raw()  # a frame right after our "+++": the raw datagram ends here
         self._header_due = True
         self._frame = n
         self._addr = addr
 
-    def _put_header(self, n: int) -> None:
-        self._len[0] = n >> 8
-        self._len[1] = n & 255
-        self._rx.write(self._len, 0, 2)
-        self._addrs.append(self._addr)
-        self._header_due = False
-        self._filling = True
-        self._left = n
-        self._raw = 0
-
     def feed(self, src: "Any", start: int, n: int) -> int:
         rx = self._rx
+        frame = self._frame
         if self._header_due:
             # A whole datagram must fit, or we wait for the application to make room.
-            if rx.room() < (3 if self._frame < 0 else self._frame + 2):
+            if self._size - rx.any() < (frame if frame > 0 else 1):
                 return 0
-            self._put_header(self._frame if self._frame > 0 else 0)
+            self._lens.append(frame if frame > 0 else 0)
+            self._addrs.append(self._addr)
+            self._header_due = False
+            self._filling = True
+            self._left = frame
         k: int = rx.write(src, start, n)
-        if self._frame < 0:
-            self._raw += k
+        if frame < 0:
+            self._lens[-1] += k
         else:
             self._left -= k
             if self._left <= 0:
@@ -75,15 +72,9 @@ class _UDP(Connection):
             self._header_due = False
             return
         self._filling = False
-        n = self._raw
-        rx = self._rx
-        at = rx.tail - n - 2
-        if n == 0:
-            rx.tail = at
+        if not self._lens[-1]:
+            self._lens.pop()
             self._addrs.pop()
-        else:
-            rx.buf[at] = n >> 8
-            rx.buf[at + 1] = n & 255
 
     def _next_len(self, timeout_ms: "int | None") -> int:
         # Length of the next complete datagram, waiting for one; -1 when closed.
@@ -91,11 +82,10 @@ class _UDP(Connection):
         modem = self._modem
         start = ticks_ms()
         while True:
-            queued = len(self._addrs)
-            self._readable(2)  # a loss recorded before the next datagram is reported first
+            queued = len(self._lens)
+            self._readable(1)  # a loss recorded before the next datagram is reported first
             if queued > 1 or (queued and not self._filling):
-                rx = self._rx
-                return int((rx.buf[rx.head] << 8) | rx.buf[rx.head + 1])
+                return self._lens[0]
             self._check_lost()
             if self.closed:
                 return -1
@@ -106,6 +96,12 @@ class _UDP(Connection):
                 if modem._polling:
                     raise OSError(EBUSY, "callback")  # nothing can arrive before it returns
                 modem.transport.wait(left if left < 20 else 20)
+
+    def _took(self, size: int) -> "Any":
+        # The datagram at the head was read: drop its record, return its sender.
+        self._taken(size)
+        self._lens.pop(0)
+        return self._addrs.pop(0)
 
     def recvfrom(self, n: int, timeout_ms: "int | None" = None) -> "tuple[bytes, Any]":
         """Receive one datagram: ``(data, (ip, port))``, address ``None`` on NCS < 2.8.
@@ -119,13 +115,8 @@ class _UDP(Connection):
             return b"", None
         if size > n:
             raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, n))
-        rx = self._rx
-        rx.head += 2
-        data = rx.read(size)
-        if rx.head == rx.tail:
-            rx.clear()
-        self._taken(size + 2)
-        return data, self._addrs.pop(0)
+        data = self._rx.read(size)
+        return data, self._took(size)
 
     def recv(self, n: int, timeout_ms: "int | None" = None) -> bytes:
         """Receive one datagram of at most ``n`` bytes (see :meth:`recvfrom`)."""
@@ -139,13 +130,8 @@ class _UDP(Connection):
             return 0
         if size > n:
             raise OSError(EMSGSIZE, "next datagram has %d bytes, more than %d" % (size, n))
-        rx = self._rx
-        rx.head += 2
-        rx.readinto(buf, size)
-        if rx.head == rx.tail:
-            rx.clear()
-        self._taken(size + 2)
-        self._addrs.pop(0)
+        self._rx.readinto(buf, size)
+        self._took(size)
         return size
 
 
@@ -210,11 +196,19 @@ class UDPServer(_UDP):
         self._what = "UDP server on port %d" % port
 
 
+# The last sender: the bytes of its ``,"<ip>",<port>`` and their parsed tuple. Datagrams
+# mostly come from one peer, and reusing its tuple makes receiving allocation-free.
+_last: "list[Any]" = [b"", None]
+
+
 def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
     """Parse ``,"<ip>",<port>`` at ``buf[j:e]`` (the NCS >= 2.8 #XUDPDATA suffix).
 
     Here rather than in engine.py, which calls it, so TCP-only applications never load it.
     """
+    seen = _last[0]
+    if e - j == len(seen) and buf.find(seen, j, e) == j:
+        return _last[1]  # type: ignore[no-any-return]
     if e - j < 5 or buf[j] != 44 or buf[j + 1] != 34:  # ,"
         return None
     q = buf.find(b'"', j + 2, e)
@@ -228,4 +222,6 @@ def parse_addr(buf: "Any", j: int, e: int) -> "tuple[str, int] | None":
         ip = str(memoryview(buf)[j + 2 : q], "utf-8")
     except UnicodeError:
         return None
-    return ip, port
+    _last[0] = bytes(memoryview(buf)[j:e])
+    _last[1] = addr = (ip, port)
+    return addr

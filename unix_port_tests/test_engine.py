@@ -157,6 +157,23 @@ def test_udp_data_with_and_without_address():
         assert u.recvfrom(100, timeout_ms=200) == (b"\r\n", ("::1", 7))
 
 
+def test_udp_sender_changes_are_reported():
+    # The parsed address of the last sender is reused while the same bytes come again:
+    # a different sender, even one of the same length, must still be told apart.
+    stream = b'\r\n#XUDPCLI: 1,"connected"\r\n\r\nOK\r\n'
+    senders = (b'"10.0.0.1",7', b'"10.0.0.1",7', b'"10.0.0.2",7', b'"10.0.0.1",8', b'"10.0.0.1",7', b'"::1",7')
+    for k, who in enumerate(senders):
+        stream += b"\r\n#XUDPDATA: 1," + who + b"\r\n" + bytes([48 + k])
+    stream += b"\r\n#XUDPDATA: 1\r\nx"  # an older modem's header: no address
+    expected = [("10.0.0.1", 7), ("10.0.0.1", 7), ("10.0.0.2", 7), ("10.0.0.1", 8), ("10.0.0.1", 7), ("::1", 7)]
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XUDPCLI=1,"h",7': stream}, chunk)
+        u = modem.udp_client("h", 7)
+        for k, addr in enumerate(expected):
+            assert u.recvfrom(10, timeout_ms=200) == (bytes([48 + k]), addr)
+        assert u.recvfrom(10, timeout_ms=200) == (b"x", None)
+
+
 def test_timeout_and_late_reply_is_not_the_next_answer():
     for chunk in SPLITS:
         modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
