@@ -3,6 +3,7 @@
     micropython -X heapsize=192K bench/ram.py retained     # import, SLM + TCP client, a session
     micropython -X heapsize=192K bench/ram.py modules M..  # one module after the other
     micropython -X heapsize=192K bench/ram.py reserve      # room left in the interned-name pool
+    micropython -X heapsize=192K bench/ram.py overhead 100 # a class of 100 trivial methods
     micropython -X heapsize=<n>  bench/ram.py fits STEP    # exit status 0 if STEP fits in <n>
 
 Retained RAM is ``gc.mem_alloc()`` after ``gc.collect()``, as a difference to the same reading
@@ -104,6 +105,23 @@ def reserve():
     result(qstr_free_slots=len(names), qstr_pool_step=0)
 
 
+def overhead(n="100"):
+    # What a function costs before its body: a class of n methods that only return their
+    # argument (a raw code object, its bytecode, a function object, a class dict slot each).
+    # Their names are interned before the first reading, so they are not counted.
+    n = int(n)
+    src = "class C:\n    pass\n" + "".join("    def f%d(self, a):\n        return a\n" % i for i in range(n))
+    scope = {}
+    for i in range(n):
+        hasattr(scope, "f%d" % i)  # intern the names first: count the functions, not their names
+    gc.collect()
+    base = gc.mem_alloc()
+    exec(src, scope)
+    del src
+    gc.collect()
+    result(methods=n, retained=gc.mem_alloc() - base, alive="C" in scope)
+
+
 def modules(*names):
     # The package here is a stand-in whose __init__ imports nothing, so each module costs
     # only itself (its own dependencies were imported before it).
@@ -133,6 +151,8 @@ if __name__ == "__main__":
     what = sys.argv[1]
     if what == "retained":
         retained()
+    elif what == "overhead":
+        overhead(*sys.argv[2:])
     elif what == "reserve":
         reserve()
     elif what == "modules":

@@ -77,3 +77,13 @@ def test_ram_probe_runs_on_py_and_mpy(tmp_path: Path) -> None:
     for path in (DRIVER, mpy):
         r = bench.run_mp("ram.py", ["retained"], path)[0]
         assert r["open"] and 0 < r["after_import"] < r["after_tcp_client"]
+
+
+def test_name_pool_and_function_overhead_probes() -> None:
+    # The figures README quotes for where the RAM goes: room left in the interned-name pool
+    # (a pool opens within the 1000 names tried, and costs more than one name would) and
+    # the cost of a function besides its bytecode and name (grows with the method count).
+    r = bench.run_mp("ram.py", ["reserve"], DRIVER)[0]
+    assert 0 <= r["qstr_free_slots"] < 1000 and r["qstr_pool_step"] > 1024, r
+    none, many = (bench.run_mp("ram.py", ["overhead", n], DRIVER)[0] for n in (0, 100))
+    assert 100 * 16 < many["retained"] - none["retained"] < 100 * 200, (none, many)
