@@ -283,7 +283,7 @@ def section_ram(py: Path, mpy: Path, package: Path, tmp: Path) -> Dict[str, Any]
         r["tcp_path_min_heap"] = min_heap("tcp", path) - base
         stub = stub_package(package, tmp / ("stub" + build.replace(".", "_")), build == ".mpy")
         r["modules"] = run_mp("ram.py", ["modules"] + order + ["_init"], stub)[0]["modules"]
-        r.update(run_mp("ram.py", ["reserve"], path)[0])
+        r.update(run_mp("names.py", ["reserve"], path)[0])
         out[build] = r
     sizes = {}
     for src in sorted(package.glob("*.py")):

@@ -83,7 +83,7 @@ def test_name_pool_and_function_overhead_probes() -> None:
     # The figures README quotes for where the RAM goes: room left in the interned-name pool
     # (a pool opens within the 1000 names tried, and costs more than one name would) and
     # the cost of a function besides its bytecode and name (grows with the method count).
-    r = bench.run_mp("ram.py", ["reserve"], DRIVER)[0]
+    r = bench.run_mp("names.py", ["reserve"], DRIVER)[0]
     assert 0 <= r["qstr_free_slots"] < 1000 and r["qstr_pool_step"] > 1024, r
-    none, many = (bench.run_mp("ram.py", ["overhead", n], DRIVER)[0] for n in (0, 100))
+    none, many = (bench.run_mp("names.py", ["overhead", n], DRIVER)[0] for n in (0, 100))
     assert 100 * 16 < many["retained"] - none["retained"] < 100 * 200, (none, many)
