@@ -34,6 +34,7 @@ class _UDP(Connection):
         self._header_due = False
         self._filling = False  # the newest datagram is still being written
         self._left = 0  # bytes the newest datagram still expects
+        self._cut = -1  # bytes of a datagram cut short by a loss, dropped once it is reported
 
     def begin(self, n: int, addr: "Any") -> None:
         if self._frame < 0 and n >= 0:
@@ -75,6 +76,25 @@ class _UDP(Connection):
         if not self._lens[-1]:
             self._lens.pop()
             self._addrs.pop()
+
+    def lost(self, what: str) -> None:
+        # A datagram cut short (a reboot mid-frame) is not delivered: the loss is reported
+        # after the datagrams before it, and its bytes are dropped then.
+        cut = self._lost is None and self._filling and self._frame > 0
+        if cut:
+            self._filling = False
+            self._cut = self._lens[-1] = self._frame - self._left
+        Connection.lost(self, what)
+        if cut:
+            self._lost_at -= self._cut
+
+    def _check_lost(self) -> None:
+        if self._cut >= 0 and self._lost is not None and self._lost_at <= 0:
+            self._rx.read(self._cut)  # the datagram that was cut: now at the head
+            self._lens.pop(0)
+            self._addrs.pop(0)
+            self._cut = -1
+        Connection._check_lost(self)
 
     def _next_len(self, timeout_ms: "int | None") -> int:
         # Length of the next complete datagram, waiting for one; -1 when closed.

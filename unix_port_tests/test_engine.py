@@ -564,6 +564,44 @@ def test_reboot_in_the_middle_of_a_frame_header():
         assert c.closed and modem.reboots == 2
 
 
+def test_reboot_in_the_middle_of_a_datagram():
+    # The modem reboots while it writes a datagram: the datagrams before it are delivered,
+    # then the loss is reported (it used to look like a clean end: b"", None), and the cut
+    # datagram is never handed out.
+    stream = b'\r\n#XUDPCLI: 1,"connected"\r\n\r\nOK\r\n' + b'\r\n#XUDPDATA: 3,"1.2.3.4",7\r\nabc'
+    stream += b'\r\n#XUDPDATA: 20,"1.2.3.4",7\r\nhello\r\nReady\r\n'
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XUDPCLI=1,"h",7': stream}, chunk)
+        u = modem.udp_client("h", 7)
+        assert u.recvfrom(100, timeout_ms=200) == (b"abc", ("1.2.3.4", 7))
+        e = raises(OSError, u.recvfrom, 100, timeout_ms=2000)
+        assert e.errno == 5 and "reboot" in str(e), e
+        assert u.closed and modem.reboots == 2
+        assert u.recvfrom(100, timeout_ms=200) == (b"", None)
+
+
+def test_reboot_in_the_middle_of_a_frame_read_byte_by_byte():
+    # A UART that hands out one byte per read splits the banner right after its "R": that
+    # "R" must be held back like a longer partial banner, or the banner reaches the
+    # application as payload and the next command's reply completes the frame.
+    stream = b'\r\n#XTCPCLI: 0,"connected"\r\n\r\nOK\r\n' + b"\r\n#XTCPDATA: 3\r\nabc"
+    stream += b"\r\n#XTCPDATA: 20\r\nhello\r\nReady\r\n"
+    for chunk in SPLITS:
+        modem, _ = modem_with({b'AT#XTCPCLI=1,"h",1': stream}, chunk)
+        c = modem.tcp_client("h", 1)
+        got = b""
+        e = None
+        try:
+            while True:
+                got += c.recv(100, timeout_ms=2000)
+        except OSError as err:
+            e = err
+        assert e is not None and e.errno == 5 and "reboot" in str(e), e
+        assert got.startswith(b"abc") and b"hello\r\n".startswith(got[3:]), got
+        assert c.closed and modem.reboots == 2
+        assert modem.at("AT") == []
+
+
 def test_reboot_that_cuts_a_line_in_data_mode():
     # In data mode the modem reboots while it writes a line ("\r\n#XTCPDATA" at a mode
     # switch): the cut line goes with the banner, not to the application.
