@@ -32,6 +32,7 @@ _DM_URC = b"\r\n#XDATAMODE: "
 _DM_URC_LEN = 14
 _CRLF_X = b"\r\n#X"
 _READY = b"Ready\r\n"
+_PARK = 8  # a held partial banner (and the noise before it) fits in front of this offset
 REBOOT_QUIET_MS = 500  # a "Ready" banner followed by this much silence is a reboot
 _QUIT = b"+++"
 _LF = b"\n"
@@ -112,6 +113,7 @@ class Engine:
         # bytearray.find covers a whole line or pattern.
         self.rxbuf = bytearray(check_int("rx_size", rx_size, MIN_RX, 0x3FFFFFFF))
         self.rxmv = memoryview(self.rxbuf)
+        self.rxpark = self.rxmv[_PARK:]  # where reads go behind a parked partial banner
         self.rxsize = rx_size
         self.head = 0
         self.tail = 0
@@ -198,7 +200,7 @@ class Engine:
             n = 0
             if tail < size:  # full: stop reading the UART so flow control holds the modem
                 # Only a partial line needs a memoryview slice (a small allocation).
-                n = self._read(self.rxmv[tail:] if tail else self.rxbuf)
+                n = self._read(self.rxbuf if not tail else self.rxpark if tail == _PARK else self.rxmv[tail:])
             self.tail = tail + n
             if n:
                 self._quiet_since = ticks_ms()
@@ -541,6 +543,21 @@ class Engine:
             n = left
         n = self.ready_cut(head, n, head + left)
         if not n:
+            k = self.tail - head
+            if self._held and k <= _PARK and self.tail != _PARK:
+                # A partial banner is held: park it to end at _PARK, so the next read goes to
+                # the preallocated rxpark view instead of a new memoryview slice.
+                buf = self.rxbuf
+                d = _PARK - k
+                if d > head:
+                    while k:
+                        k -= 1
+                        buf[d + k] = buf[head + k]
+                else:
+                    for i in range(k):
+                        buf[d + i] = buf[head + i]
+                self.head = d
+                self.tail = _PARK
             return False
         sink = self._pay_sink
         if sink is None:
@@ -574,8 +591,7 @@ class Engine:
         results after the banner do not count as more bytes: a host still writing a payload
         reaches the rebooted modem's command line, which answers it with ERROR. With
         a frame still going on (``frame_end`` beyond the bytes at hand; -1 in data mode), a
-        partial banner at the end is held as well (in a frame from two bytes on: a banner
-        split right after its "R" is missed there). A banner that ends a frame exactly is
+        partial banner at the end is held as well. A banner that ends a frame exactly is
         that frame's payload.
         """
         buf = self.rxbuf
@@ -583,13 +599,12 @@ class Engine:
         more = frame_end < 0 or end < frame_end
         r = buf.find(_READY, start, end)
         if r < 0 and more:
-            # In a frame from two bytes on: holding every trailing "R" of a payload would keep
-            # bytes in the buffer (and cost an allocation per read) too often. In data mode,
-            # where the downlink is rarely bulk, a lone "R" is held as well.
-            pre = b"R" if frame_end < 0 else b"Re"
-            r = buf.find(pre, end - 6 if end - 6 > start else start, end)
+            # A trailing "R" is held too: a UART that hands out a byte or two per read splits
+            # a banner right after it often. Held bytes cost the next read a memoryview slice,
+            # about once in 256 reads of binary payload.
+            r = buf.find(b"R", end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
-                r = buf.find(pre, r + 1, end)
+                r = buf.find(b"R", r + 1, end)
         tail = self.tail
         if r < 0 or r + 7 == frame_end or (r + 7 < tail and not _results_only(buf, r + 7, tail)):
             self._held = False
