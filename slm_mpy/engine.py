@@ -358,7 +358,7 @@ class Engine:
         ``chunk``: the most written before receiving again; a UDP datagram in data mode goes
         in one piece, since a gap longer than SLM's flush timer would split it.
         """
-        mv = memoryview(data)
+        mv = data if type(data) is memoryview else memoryview(data)  # a view is not wrapped again
         n = len(mv)
         off = 0
         start = ticks_ms()
