@@ -604,8 +604,8 @@ class Engine:
         r = buf.find(_READY, start, end)
         if r < 0 and more:
             # A trailing "R" is held too: a UART that hands out a byte or two per read splits
-            # a banner right after it often. Held bytes cost the next read a memoryview slice,
-            # about once in 256 reads of binary payload.
+            # a banner right after it often. In a frame the held bytes are parked so that the
+            # next read allocates nothing (_parse_payload); in data mode it costs a slice.
             r = buf.find(b"R", end - 6 if end - 6 > start else start, end)
             while r >= 0 and not _is_prefix(buf, r, end, _READY):
                 r = buf.find(b"R", r + 1, end)
