@@ -217,13 +217,33 @@ def test_text_send_after_a_timeout_goes_whole_behind_the_probe():
         assert modem._text is None  # the caller's buffer is not kept
 
 
+VERSION = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
+
+
+def answer_in_order(mock, line, held, version_late=False):
+    """A modem that first sends the answers it still owes (``held``, oldest first), then
+    answers ``line``: AT+CGMI with its maker, AT#XSLMVER with ``VERSION`` (with
+    ``version_late`` it owes that one too), anything else with OK."""
+    for answer in held:
+        mock.feed(answer)
+    del held[:]
+    if line == b"AT#XSLMVER":
+        if version_late:
+            held.append(VERSION)  # one command late again
+        else:
+            mock.feed(VERSION)
+    elif line == b"AT+CGMI":
+        mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
+    else:
+        ok_responder(mock, line)
+
+
 def test_late_answer_to_a_probe_is_not_the_next_commands():
     # After a timeout each command is preceded by a probe (AT#XSLMVER). When a probe times
     # out because the modem is slow (not because its line swallowed it), its answer comes
     # while the next probe waits and looks just like that one's; the next probe's own answer
     # then comes after the real command went out. It must not become the real command's
     # answer: every later command would get the one of the command before it.
-    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
     for chunk in SPLITS:
         modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
         raises(OSError, modem.at, "AT+SLOW", timeout_ms=30)
@@ -239,17 +259,9 @@ def test_late_answer_to_a_probe_is_not_the_next_commands():
                 if probes[0] == 1:
                     return  # swallowed inside the quoted string: never answered
                 if probes[0] == 2:
-                    held.append(version)  # answered, but only while the next probe waits
+                    held.append(VERSION)  # answered, but only while the next probe waits
                     return
-            for answer in held:
-                mock.feed(answer)
-            del held[:]
-            if line == b"AT#XSLMVER":
-                held.append(version)  # one command late again
-            elif line == b"AT+CGMI":
-                mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
-            else:
-                ok_responder(mock, line)
+            answer_in_order(mock, line, held, version_late=True)
 
         uart.responder = responder
         raises(OSError, modem.at, "AT+CGMI", timeout_ms=30)  # first probe: swallowed
@@ -267,7 +279,6 @@ def test_probe_cut_by_a_reboot_answered_late_is_not_the_next_commands():
     # waits and looks just like its own. The next probe's own answer then follows the real
     # command out: it must not become that command's answer, or every later command gets
     # the reply of the one before it.
-    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
     for answered in (True, False):  # the copy answered late, or lost in the reboot
         for chunk in SPLITS:
             modem, uart = modem_with({b"AT+SLOW": b""}, chunk)
@@ -281,17 +292,9 @@ def test_probe_cut_by_a_reboot_answered_late_is_not_the_next_commands():
                     if probes[0] == 1:
                         mock.feed(b"Ready\r\n")  # the reboot cuts the first probe
                         if answered:
-                            held.append(version)  # and the booted modem answers it later
+                            held.append(VERSION)  # and the booted modem answers it later
                         return
-                for answer in held:
-                    mock.feed(answer)
-                del held[:]
-                if line == b"AT#XSLMVER":
-                    mock.feed(version)
-                elif line == b"AT+CGMI":
-                    mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
-                else:
-                    ok_responder(mock, line)
+                answer_in_order(mock, line, held)
 
             uart.responder = responder
             raises(ModemReset, modem.at, "AT+CGMI")
@@ -310,7 +313,6 @@ def test_answers_to_lines_sent_before_a_banner_are_not_the_next_commands():
     # commands': the desync of the timeout outlives the banner, so the next command is
     # preceded by a probe again. The banner does leave a fresh command line: no '+++' or
     # '"' needed to get out of data mode or a quoted string.
-    version = b'\r\n#XSLMVER: "3.1.0","2.7.0"\r\n\r\nOK\r\n'
     for probes_before in (0, 1):
         for chunk in SPLITS:
             modem, uart = modem_with({}, chunk)
@@ -318,18 +320,10 @@ def test_answers_to_lines_sent_before_a_banner_are_not_the_next_commands():
             held = []  # answers the starting modem has not sent yet, in order
 
             def starting(mock, line):
-                held.append(version if line == b"AT#XSLMVER" else b"\r\nOK\r\n")
+                held.append(VERSION if line == b"AT#XSLMVER" else b"\r\nOK\r\n")
 
             def booted(mock, line):
-                for answer in held:
-                    mock.feed(answer)
-                del held[:]
-                if line == b"AT#XSLMVER":
-                    mock.feed(version)
-                elif line == b"AT+CGMI":
-                    mock.feed(b"\r\nNordic Semiconductor ASA\r\n\r\nOK\r\n")
-                else:
-                    ok_responder(mock, line)
+                answer_in_order(mock, line, held)
 
             uart.responder = starting
             mark = len(uart.commands)
